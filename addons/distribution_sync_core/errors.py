@@ -1,0 +1,108 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Error vocabulary of the sync pipeline (plain Python, no ORM).
+
+Processors and senders raise these; the pipeline turns them into retries,
+exceptions or the ``stale`` state. Anything else that escapes a processor is
+treated as a business failure of category ``processing_error`` so that it is
+visible in the exception queue instead of failing a job silently.
+"""
+
+import random
+
+import psycopg2.errorcodes
+
+# PostgreSQL errors that mean "try again later", not "this data is wrong".
+PG_TRANSIENT_CODES = {
+    psycopg2.errorcodes.SERIALIZATION_FAILURE,
+    psycopg2.errorcodes.DEADLOCK_DETECTED,
+    psycopg2.errorcodes.LOCK_NOT_AVAILABLE,
+}
+
+CATEGORY_TEAMS = {
+    "unknown_product": "warehouse",
+    "missing_mapping": "it",
+    "amount_mismatch": "finance",
+    "conflict": "operations",
+    "invalid_address": "customer_service",
+    "platform_rejected": "operations",
+    "retries_exhausted": "it",
+    "invalid_payload": "it",
+    "unsupported": "it",
+    "processing_error": "it",
+}
+
+
+class DsyncError(Exception):
+    """Base class of the pipeline's own errors."""
+
+
+class TransientError(DsyncError):
+    """Network trouble, a lock, a 429 or a 5xx: retried with backoff."""
+
+    def __init__(self, message, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BusinessError(DsyncError):
+    """Data that cannot be applied as it is: becomes a ``dsync.exception``.
+
+    :param category: one of ``CATEGORY_TEAMS``' keys
+    :param kind_key: what groups exceptions of one kind for "retry all"
+        (a SKU, a carrier code...)
+    :param team: owning team; defaults to the category's team
+    :param record: an Odoo record the exception is about (optional)
+    """
+
+    def __init__(
+        self,
+        category,
+        message,
+        kind_key=None,
+        team=None,
+        severity="normal",
+        record=None,
+        details=None,
+    ):
+        super().__init__(message)
+        if category not in CATEGORY_TEAMS:
+            raise ValueError(f"unknown exception category {category!r}")
+        self.category = category
+        self.message = message
+        self.kind_key = kind_key
+        self.team = team or CATEGORY_TEAMS[category]
+        self.severity = severity
+        self.record = record
+        self.details = details
+
+
+class StaleEvent(DsyncError):
+    """The event is older than what was already applied: recorded, not applied."""
+
+
+def is_transient(exc):
+    """Tell whether ``exc`` deserves a retry rather than an exception."""
+    if isinstance(exc, TransientError):
+        return True
+    pgcode = getattr(exc, "pgcode", None)
+    if pgcode and pgcode in PG_TRANSIENT_CODES:
+        return True
+    try:
+        import requests
+    except ImportError:  # pragma: no cover - requests is a hard requirement
+        return False
+    return isinstance(exc, requests.ConnectionError | requests.Timeout)
+
+
+def backoff_seconds(attempt, base=30, cap=3600, rng=random):
+    """Exponential backoff with full jitter kept in [50 %, 100 %] of the step.
+
+    ``attempt`` counts from 1. The step doubles each attempt up to ``cap``;
+    the jitter spreads retries of many messages failing together.
+    """
+    step = min(cap, base * (2 ** max(0, attempt - 1)))
+    return max(1, int(step * rng.uniform(0.5, 1.0)))
+
+
+class DuplicateEvent(DsyncError):
+    """The same external version was already applied: recorded, not re-applied."""

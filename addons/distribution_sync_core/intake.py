@@ -1,0 +1,358 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Webhook intake: what every connector route does before any processing.
+
+A route hands the raw request to :func:`accept` with two connector-specific
+callables:
+
+* ``verify(secrets, raw_body, headers)`` returns True when the delivery is
+  authentic (HMAC on the raw body, compared in constant time);
+* ``describe(payload, headers)`` returns a :class:`Delivery` (topic, dedup
+  key, source timestamp) or raises ``ValueError`` for a body that is valid
+  JSON but not a delivery of this platform.
+
+:func:`accept` answers exactly as DESIGN.md lists, stores one ``dsync.event``
+row for everything that reaches a known backend (rejected ones included, with
+``dedup_key`` left empty so that a later, valid redelivery is not mistaken for
+a duplicate), and enqueues the processing job. Nothing slow runs here.
+"""
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from datetime import datetime
+
+from werkzeug.wrappers import Response
+
+from odoo.tools import config
+
+_logger = logging.getLogger(__name__)
+_security_logger = logging.getLogger(__name__ + ".security")
+
+DEFAULT_MAX_BODY = 2 * 1024 * 1024
+KEPT_BODY_ON_413 = 64 * 1024
+
+
+@dataclasses.dataclass
+class Delivery:
+    topic: str
+    dedup_key: str
+    source_timestamp: datetime | None = None
+    correlation_id: str | None = None
+
+
+# --------------------------------------------------------------------------
+# signatures
+# --------------------------------------------------------------------------
+def hmac_sha256(secret, message):
+    if isinstance(secret, str):
+        secret = secret.encode()
+    return hmac.new(secret, message, hashlib.sha256).digest()
+
+
+def verify_base64_hmac(secret, raw_body, signature):
+    """Shopify style: base64(HMAC-SHA256(secret, raw body))."""
+    if not secret or not signature:
+        return False
+    expected = base64.b64encode(hmac_sha256(secret, raw_body)).decode()
+    return hmac.compare_digest(expected, signature.strip())
+
+
+def verify_hex_hmac(secret, message, signature, prefix=""):
+    """``<prefix><hex HMAC-SHA256(secret, message)>`` compared in constant time."""
+    if not secret or not signature:
+        return False
+    key = secret.encode() if isinstance(secret, str) else secret
+    expected = prefix + hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.strip().encode())
+
+
+# --------------------------------------------------------------------------
+# per-backend inbound rate limit (token bucket, per server process)
+# --------------------------------------------------------------------------
+class RateLimiter:
+    """Token buckets keyed by (database, backend id).
+
+    The limit is per minute and per Odoo server process: with N workers the
+    platform can send up to N times the limit in the worst case, which is what
+    the limit guards against (a flood), not an exact quota.
+    """
+
+    def __init__(self, max_keys=10000):
+        self._buckets = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_keys = max_keys
+
+    def allow(self, key, per_minute, now=None):
+        """Return 0 when allowed, else the seconds to wait before retrying."""
+        if not per_minute or per_minute <= 0:
+            return 0
+        now = time.monotonic() if now is None else now
+        rate = per_minute / 60.0
+        with self._lock:
+            tokens, stamp, limit = self._buckets.pop(key, (per_minute, now, per_minute))
+            if limit != per_minute:  # the limit was changed: start afresh
+                tokens, limit = per_minute, per_minute
+            tokens = min(per_minute, tokens + (now - stamp) * rate)
+            if tokens >= 1:
+                tokens -= 1
+                wait = 0
+            else:
+                wait = max(1, int((1 - tokens) / rate + 0.999))
+            self._buckets[key] = (tokens, now, limit)
+            while len(self._buckets) > self._max_keys:
+                self._buckets.popitem(last=False)
+        return wait
+
+    def reset(self):
+        with self._lock:
+            self._buckets.clear()
+
+
+rate_limiter = RateLimiter()
+
+
+# --------------------------------------------------------------------------
+# responses
+# --------------------------------------------------------------------------
+def json_response(status, body, headers=None):
+    return Response(
+        json.dumps(body),
+        status=status,
+        headers=headers or {},
+        content_type="application/json",
+    )
+
+
+def max_body_bytes():
+    try:
+        return int(config.get("dsync_max_body_bytes") or DEFAULT_MAX_BODY)
+    except (TypeError, ValueError):
+        return DEFAULT_MAX_BODY
+
+
+def _read_body(httprequest, limit):
+    """Read the body without ever holding more than ``limit + 1`` bytes.
+
+    Returns (bytes kept, too big, size). A body whose Content-Length is over
+    the limit is not read past its first 64 KiB (kept as the trace).
+    """
+    # Odoo's request wrapper hides werkzeug's stream; the bounded read needs it.
+    stream = getattr(httprequest, "_HTTPRequest__wrapped", httprequest).stream
+    length = httprequest.content_length
+    if length is not None and length > limit:
+        return stream.read(KEPT_BODY_ON_413), True, length
+    raw = stream.read(limit + 1)
+    return raw, len(raw) > limit, len(raw)
+
+
+# --------------------------------------------------------------------------
+# the accept path
+# --------------------------------------------------------------------------
+def _find_backend(cr, backend_type, token):
+    cr.execute(
+        """SELECT id, active, company_id, inbound_rate_limit
+             FROM dsync_backend
+            WHERE token = %s AND backend_type = %s""",
+        (token, backend_type),
+    )
+    return cr.dictfetchone()
+
+
+def accept(
+    request, backend_type, token, verify, describe, kept_headers=(), topic_header=None
+):
+    """Answer one webhook delivery; see the module docstring.
+
+    ``kept_headers`` are stored with the event; ``topic_header`` names the
+    header that carries the topic, used to label rejected deliveries.
+    """
+    httprequest = request.httprequest
+    env = request.env(su=True)
+    cr = env.cr
+    remote = httprequest.remote_addr
+    try:
+        backend = _find_backend(cr, backend_type, token or "")
+        if not backend:
+            _security_logger.warning(
+                "%s webhook with an unknown backend token from %s", backend_type, remote
+            )
+            return json_response(404, {"error": "unknown backend"})
+        headers = {
+            name: httprequest.headers.get(name)
+            for name in kept_headers
+            if httprequest.headers.get(name) is not None
+        }
+        backend_id = backend["id"]
+        store = _EventWriter(env, backend, headers, topic_header)
+        limit = max_body_bytes()
+        raw, too_big, size = _read_body(httprequest, limit)
+
+        if not backend["active"]:
+            store.reject(raw, "backend disabled", 503)
+            return json_response(
+                503, {"error": "backend disabled"}, {"Retry-After": "300"}
+            )
+        wait = rate_limiter.allow((cr.dbname, backend_id), backend["inbound_rate_limit"])
+        if wait:
+            _logger.warning(
+                "backend %s: inbound rate limit exceeded, answered 429", backend_id
+            )
+            return json_response(
+                429, {"error": "rate limit exceeded"}, {"Retry-After": str(wait)}
+            )
+        if too_big:
+            store.reject(
+                raw[:KEPT_BODY_ON_413],
+                f"body of {size} bytes is over the {limit} bytes limit "
+                f"(first {KEPT_BODY_ON_413} bytes kept)",
+                413,
+                size=size,
+            )
+            return json_response(413, {"error": "body too large", "limit": limit})
+        secrets = env["dsync.backend"].browse(backend_id)._dsync_webhook_secrets()
+        if not verify(secrets, raw, httprequest.headers):
+            _security_logger.warning(
+                "%s webhook with a bad signature for backend %s from %s",
+                backend_type,
+                backend_id,
+                remote,
+            )
+            store.reject(raw, "bad signature", 401)
+            return json_response(401, {"error": "bad signature"})
+        try:
+            payload = json.loads(raw)
+            delivery = describe(payload, httprequest.headers)
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            store.reject(raw, f"unparseable body: {err}", 400)
+            return json_response(400, {"error": "unparseable body"})
+        event_id, duplicate = store.insert(raw, delivery)
+        if duplicate:
+            return json_response(
+                200, {"status": "duplicate", "event": event_id}
+            )
+        env["dsync.event"].browse(event_id)._dsync_enqueue()
+        return json_response(202, {"status": "accepted", "event": event_id})
+    except Exception:
+        # Whatever happened, the platform gets a retryable answer and no
+        # traceback; the error is in the server log for IT.
+        _logger.exception("%s webhook intake failed", backend_type)
+        cr.rollback()
+        return json_response(
+            503, {"error": "temporarily unavailable"}, {"Retry-After": "60"}
+        )
+
+
+def body_as_text(raw):
+    """(text, is_base64): UTF-8 text as it is; anything PostgreSQL's text
+    cannot hold (invalid UTF-8, NUL bytes) is kept whole, base64-encoded."""
+    if not raw:
+        return "", False
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        return base64.b64encode(raw).decode(), True
+    return text, False
+
+
+class _EventWriter:
+    """Writes ``dsync.event`` rows with one statement each (hot path)."""
+
+    COLUMNS = (
+        "backend_id, company_id, topic, payload, payload_base64, payload_size, headers, "
+        "dedup_key, delivery_id, source_timestamp, correlation_id, state, "
+        "reject_reason, http_status, duplicate_count, "
+        "create_uid, create_date, write_uid, write_date"
+    )
+
+    def __init__(self, env, backend, headers, topic_header=None):
+        self.topic_header = topic_header
+        self.env = env
+        self.cr = env.cr
+        self.backend = backend
+        self.headers = headers
+
+    def _values(self, raw, topic, dedup_key, delivery_id, source_ts, corr, state,
+                reason=None, status=None, size=None):
+        text, is_base64 = body_as_text(raw)
+        uid = self.env.uid
+        return (
+            self.backend["id"],
+            self.backend["company_id"],
+            topic,
+            text,
+            is_base64,
+            len(raw or b"") if size is None else size,
+            json.dumps(self.headers),
+            dedup_key,
+            delivery_id,
+            source_ts,
+            corr or uuid.uuid4().hex,
+            state,
+            reason,
+            status,
+            0,
+            uid,
+            uid,
+        )
+
+    def reject(self, raw, reason, status, size=None):
+        values = self._values(
+            raw,
+            self.headers.get(self.topic_header or "") or "unknown",
+            None,
+            None,
+            None,
+            None,
+            "rejected",
+            reason,
+            status,
+            size,
+        )
+        self.cr.execute(
+            f"INSERT INTO dsync_event ({self.COLUMNS}) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')",
+            values,
+        )
+
+    def insert(self, raw, delivery):
+        """Insert the event; return (id, True) when it is a redelivery."""
+        values = self._values(
+            raw,
+            delivery.topic,
+            delivery.dedup_key,
+            delivery.dedup_key,
+            delivery.source_timestamp,
+            delivery.correlation_id,
+            "received",
+            None,
+            202,
+        )
+        self.cr.execute(
+            f"INSERT INTO dsync_event ({self.COLUMNS}) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')"
+            " ON CONFLICT (backend_id, dedup_key) DO NOTHING RETURNING id",
+            values,
+        )
+        row = self.cr.fetchone()
+        if row:
+            return row[0], False
+        self.cr.execute(
+            """UPDATE dsync_event
+                  SET duplicate_count = duplicate_count + 1,
+                      last_duplicate_at = now() at time zone 'UTC'
+                WHERE backend_id = %s AND dedup_key = %s
+            RETURNING id""",
+            (self.backend["id"], delivery.dedup_key),
+        )
+        return self.cr.fetchone()[0], True

@@ -1,0 +1,425 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+import secrets
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+_logger = logging.getLogger(__name__)
+
+MANAGER = "distribution_sync_core.group_dsync_manager"
+SECRET_PLACEHOLDER = "********"
+
+
+def _new_token(_records=None):
+    return secrets.token_urlsafe(32)
+
+
+class DsyncBackend(models.Model):
+    """Connection settings of one external platform.
+
+    Each connector adds its ``backend_type`` and, by convention, methods named
+    ``_<type>_process_<topic>`` (inbound processors) and ``_<type>_send_<flow>``
+    (outbound senders), plus ``_<type>_flow_specs`` listing its flows.
+    """
+
+    _name = "dsync.backend"
+    _description = "Sync Backend"
+    _inherit = ["mail.thread"]
+    _order = "sequence, name"
+
+    name = fields.Char(required=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True, tracking=True)
+    backend_type = fields.Selection(
+        [("generic", "Generic")],
+        required=True,
+        default="generic",
+        tracking=True,
+        help="The platform this backend talks to.",
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        tracking=True,
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Run Jobs As",
+        required=True,
+        default=lambda self: self.env.ref("base.user_root"),
+        help="The user whose rights apply when this backend's jobs run.",
+    )
+    token = fields.Char(
+        string="Route Token",
+        required=True,
+        copy=False,
+        default=_new_token,
+        groups=MANAGER,
+        help="Unguessable part of this backend's webhook URLs.",
+    )
+    webhook_url = fields.Char(compute="_compute_webhook_url", groups=MANAGER)
+    # Secrets: write-only in the UI, encrypted in dsync.secret.
+    webhook_secret = fields.Char(
+        compute="_compute_secret_fields",
+        inverse="_inverse_webhook_secret",
+        groups=MANAGER,
+        help="Shared secret that signs the platform's webhooks. Write-only.",
+    )
+    api_secret = fields.Char(
+        string="API Token",
+        compute="_compute_secret_fields",
+        inverse="_inverse_api_secret",
+        groups=MANAGER,
+        help="Credential used to call the platform's API. Write-only.",
+    )
+    webhook_secret_set = fields.Boolean(compute="_compute_secret_set")
+    api_secret_set = fields.Boolean(compute="_compute_secret_set")
+    api_url = fields.Char(string="API URL", help="Base URL of the platform's API.")
+    request_timeout = fields.Integer(default=20, help="Seconds, for every API call.")
+    inbound_rate_limit = fields.Integer(
+        default=600,
+        help="Webhook deliveries accepted per minute and server process; "
+        "beyond it the platform gets 429 with Retry-After. 0 = no limit.",
+    )
+    pii_mask_days = fields.Integer(
+        string="Mask Personal Data After (days)",
+        default=30,
+        help="Personal data in stored payloads is masked after this many days.",
+    )
+    payload_retention_days = fields.Integer(
+        string="Keep Payloads (days)",
+        default=90,
+        help="Raw payloads older than this are purged; the event rows stay.",
+    )
+    flow_ids = fields.One2many("dsync.flow", "backend_id", string="Flows")
+    # Outbound circuit breaker.
+    circuit_failure_threshold = fields.Integer(default=5)
+    circuit_cooldown_seconds = fields.Integer(default=300)
+    consecutive_failures = fields.Integer(readonly=True, copy=False)
+    circuit_open_until = fields.Datetime(readonly=True, copy=False)
+    event_count = fields.Integer(compute="_compute_counts")
+    open_exception_count = fields.Integer(compute="_compute_counts")
+    pending_outbox_count = fields.Integer(compute="_compute_counts")
+
+    _sql_constraints = [
+        ("token_unique", "unique(token)", "The route token must be unique."),
+        (
+            "rate_limit_positive",
+            "CHECK(inbound_rate_limit >= 0)",
+            "The inbound rate limit cannot be negative.",
+        ),
+    ]
+
+    # ------------------------------------------------------------------
+    # computes
+    # ------------------------------------------------------------------
+    @api.depends("token", "backend_type")
+    def _compute_webhook_url(self):
+        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        for backend in self:
+            path = backend._dsync_webhook_path()
+            backend.webhook_url = f"{base}{path}" if path else False
+
+    def _dsync_webhook_path(self):
+        """Connectors return the path of their webhook route."""
+        self.ensure_one()
+        method = getattr(self, f"_{self.backend_type}_webhook_path", None)
+        return method() if method else False
+
+    def _compute_secret_fields(self):
+        for backend in self:
+            backend.webhook_secret = False
+            backend.api_secret = False
+
+    def _compute_secret_set(self):
+        stored = self.env["dsync.secret"].sudo()._read_group(
+            [("backend_id", "in", self.ids)], ["backend_id", "key"]
+        )
+        present = {(backend.id, key) for backend, key in stored}
+        for backend in self:
+            backend.webhook_secret_set = (backend.id, "webhook_secret") in present
+            backend.api_secret_set = (backend.id, "api_secret") in present
+
+    def _inverse_webhook_secret(self):
+        self._dsync_store_secret_field("webhook_secret")
+
+    def _inverse_api_secret(self):
+        self._dsync_store_secret_field("api_secret")
+
+    def _dsync_store_secret_field(self, key):
+        for backend in self:
+            value = backend[key]
+            if value and value != SECRET_PLACEHOLDER:
+                backend._dsync_set_secret(key, value)
+
+    def _compute_counts(self):
+        events = dict(
+            self.env["dsync.event"]._read_group(
+                [("backend_id", "in", self.ids)], ["backend_id"], ["__count"]
+            )
+        )
+        exceptions = dict(
+            self.env["dsync.exception"]._read_group(
+                [("backend_id", "in", self.ids), ("state", "in", ("open", "in_progress"))],
+                ["backend_id"],
+                ["__count"],
+            )
+        )
+        outbox = dict(
+            self.env["dsync.outbox"]._read_group(
+                [("backend_id", "in", self.ids), ("state", "=", "pending")],
+                ["backend_id"],
+                ["__count"],
+            )
+        )
+        for backend in self:
+            backend.event_count = events.get(backend, 0)
+            backend.open_exception_count = exceptions.get(backend, 0)
+            backend.pending_outbox_count = outbox.get(backend, 0)
+
+    # ------------------------------------------------------------------
+    # secrets
+    # ------------------------------------------------------------------
+    def _dsync_check_manager(self):
+        if not self.env.su and not self.env.user.has_group(MANAGER):
+            raise UserError(_("Only a Sync Manager can change backend secrets."))
+
+    def _dsync_set_secret(self, key, value):
+        """Encrypt and store ``value`` under ``key`` for this backend."""
+        self.ensure_one()
+        self._dsync_check_manager()
+        self.env["dsync.secret"].sudo()._set(self, key, value)
+        self.message_post(body=_("Secret %s changed.", key))
+
+    def _dsync_get_secret(self, key):
+        """Decrypted secret for internal use (never sent to the UI)."""
+        self.ensure_one()
+        return self.env["dsync.secret"].sudo()._get(self, key)
+
+    def _dsync_webhook_secrets(self):
+        """Secrets a webhook route may need to verify a delivery."""
+        self.ensure_one()
+        return {"webhook_secret": self._dsync_get_secret("webhook_secret")}
+
+    def action_regenerate_token(self):
+        self._dsync_check_manager()
+        for backend in self:
+            backend.sudo().token = _new_token()
+            backend.message_post(
+                body=_("Route token regenerated: update the webhook URL on the platform.")
+            )
+        return True
+
+    # ------------------------------------------------------------------
+    # flows
+    # ------------------------------------------------------------------
+    def _dsync_flow_specs(self):
+        """Flows of this backend's type: list of dicts (code, name, direction,
+        topics, and optional defaults for the dsync.flow fields)."""
+        self.ensure_one()
+        method = getattr(self, f"_{self.backend_type}_flow_specs", None)
+        if method:
+            return method()
+        return [
+            {"code": "inbound", "name": "Inbound events", "direction": "in", "topics": ["*"]},
+            {"code": "outbound", "name": "Outbound messages", "direction": "out"},
+        ]
+
+    def _dsync_ensure_flows(self):
+        """Create the missing dsync.flow rows of each backend's type."""
+        vals_list = []
+        for backend in self:
+            existing = set(backend.flow_ids.mapped("code"))
+            for spec in backend._dsync_flow_specs():
+                if spec["code"] in existing:
+                    continue
+                vals = {
+                    "backend_id": backend.id,
+                    "code": spec["code"],
+                    "name": spec["name"],
+                    "direction": spec["direction"],
+                    "topics": ",".join(spec.get("topics") or []),
+                }
+                vals.update(spec.get("defaults") or {})
+                vals_list.append(vals)
+        if vals_list:
+            self.env["dsync.flow"].sudo().create(vals_list)
+
+    def _dsync_flow(self, code):
+        self.ensure_one()
+        flow = self.flow_ids.filtered(lambda f: f.code == code)[:1]
+        if not flow:
+            self._dsync_ensure_flows()
+            flow = self.flow_ids.filtered(lambda f: f.code == code)[:1]
+        if not flow:
+            raise UserError(_("Backend %(b)s has no flow %(f)s.", b=self.name, f=code))
+        return flow
+
+    def _dsync_flow_for_topic(self, topic):
+        self.ensure_one()
+        inbound = self.flow_ids.filtered(lambda f: f.direction == "in")
+        if not inbound:
+            self._dsync_ensure_flows()
+            inbound = self.flow_ids.filtered(lambda f: f.direction == "in")
+        for flow in inbound:
+            if topic in flow._topic_list():
+                return flow
+        for flow in inbound:
+            if "*" in flow._topic_list():
+                return flow
+        return inbound[:1]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        backends = super().create(vals_list)
+        backends._dsync_ensure_flows()
+        return backends
+
+    def write(self, vals):
+        res = super().write(vals)
+        if "backend_type" in vals:
+            self._dsync_ensure_flows()
+        return res
+
+    # ------------------------------------------------------------------
+    # processing hooks (extension by convention)
+    # ------------------------------------------------------------------
+    def _dsync_processor(self, topic):
+        self.ensure_one()
+        slug = topic.replace("/", "_").replace(".", "_").replace("-", "_")
+        return getattr(self, f"_{self.backend_type}_process_{slug}", None)
+
+    def _dsync_sender(self, flow_code):
+        self.ensure_one()
+        return getattr(self, f"_{self.backend_type}_send_{flow_code}", None)
+
+    # ------------------------------------------------------------------
+    # circuit breaker (outbound)
+    # ------------------------------------------------------------------
+    def _dsync_circuit_is_open(self):
+        self.ensure_one()
+        return bool(
+            self.circuit_open_until and self.circuit_open_until > fields.Datetime.now()
+        )
+
+    def _dsync_record_send_success(self):
+        if self.consecutive_failures or self.circuit_open_until:
+            self.sudo().write({"consecutive_failures": 0, "circuit_open_until": False})
+
+    def _dsync_record_send_failure(self):
+        self.ensure_one()
+        failures = self.consecutive_failures + 1
+        vals = {"consecutive_failures": failures}
+        if failures >= self.circuit_failure_threshold > 0:
+            vals["circuit_open_until"] = fields.Datetime.now() + timedelta(
+                seconds=self.circuit_cooldown_seconds
+            )
+            _logger.warning(
+                "backend %s: %s consecutive send failures, circuit open until %s",
+                self.id,
+                failures,
+                vals["circuit_open_until"],
+            )
+        self.sudo().write(vals)
+
+    # ------------------------------------------------------------------
+    # actions
+    # ------------------------------------------------------------------
+    def _dsync_action(self, xmlid, domain):
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+        action["domain"] = domain
+        action["context"] = {}
+        return action
+
+    def action_view_events(self):
+        return self._dsync_action(
+            "distribution_sync_core.dsync_event_action", [("backend_id", "in", self.ids)]
+        )
+
+    def action_view_exceptions(self):
+        return self._dsync_action(
+            "distribution_sync_core.dsync_exception_action",
+            [("backend_id", "in", self.ids), ("state", "in", ("open", "in_progress"))],
+        )
+
+    def action_view_outbox(self):
+        return self._dsync_action(
+            "distribution_sync_core.dsync_outbox_action",
+            [("backend_id", "in", self.ids), ("state", "=", "pending")],
+        )
+
+    def action_reset_circuit(self):
+        self.sudo().write({"consecutive_failures": 0, "circuit_open_until": False})
+        return True
+
+    # ------------------------------------------------------------------
+    # crons
+    # ------------------------------------------------------------------
+    @api.model
+    def _cron_dsync_retention(self):
+        self.search([])._dsync_apply_retention()
+
+    def _dsync_apply_retention(self, now=None):
+        """Mask personal data, then purge payloads, past each backend's days."""
+        now = now or fields.Datetime.now()
+        Event = self.env["dsync.event"].sudo()
+        Outbox = self.env["dsync.outbox"].sudo()
+        masked = purged = 0
+        for backend in self:
+            if backend.pii_mask_days > 0:
+                limit = now - timedelta(days=backend.pii_mask_days)
+                masked += Event._dsync_mask_before(backend, limit)
+                masked += Outbox._dsync_mask_before(backend, limit)
+            if backend.payload_retention_days > 0:
+                limit = now - timedelta(days=backend.payload_retention_days)
+                purged += Event._dsync_purge_before(backend, limit)
+                purged += Outbox._dsync_purge_before(backend, limit)
+        _logger.info("retention: %s payloads masked, %s purged", masked, purged)
+        return masked, purged
+
+    @api.model
+    def _cron_dsync_drain_outbox(self):
+        """Drain the outbox of flows in interval mode whose time has come."""
+        flows = self.env["dsync.flow"].search(
+            [("direction", "=", "out"), ("mode", "=", "interval"), ("backend_id.active", "=", True)]
+        )
+        now = fields.Datetime.now()
+        for flow in flows:
+            if flow.last_run_at and flow.last_run_at + timedelta(
+                minutes=flow.interval_minutes
+            ) > now:
+                continue
+            flow.last_run_at = now
+            flow._enqueue_drain()
+
+    # ------------------------------------------------------------------
+    # outbox draining (job)
+    # ------------------------------------------------------------------
+    def _dsync_drain_outbox(self, flow_code):
+        """Send one batch of due messages of ``flow_code``; chain the next."""
+        self.ensure_one()
+        flow = self._dsync_flow(flow_code)
+        Outbox = self.env["dsync.outbox"].sudo()
+        if not self.active:
+            return f"backend {self.id} is disabled: nothing sent"
+        if self._dsync_circuit_is_open():
+            flow._enqueue_drain(eta=self.circuit_open_until)
+            return f"circuit open until {self.circuit_open_until}: nothing sent"
+        batch = Outbox._dsync_claim(self, flow)
+        if batch:
+            batch._dsync_send_batch(self, flow)
+        due_now, next_retry = Outbox._dsync_next_due(self, flow)
+        if due_now:
+            # more to send: right away, unless another worker holds the rows
+            eta = None if batch else fields.Datetime.now() + timedelta(seconds=5)
+            flow._enqueue_drain(eta=eta)
+        elif next_retry:
+            flow._enqueue_drain(eta=next_retry)
+        states = batch.mapped("state")
+        return (
+            f"{len(batch)} messages: {states.count('sent')} sent, "
+            f"{states.count('failed')} failed, {states.count('pending')} to retry"
+        )

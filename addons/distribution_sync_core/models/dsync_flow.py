@@ -1,0 +1,92 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import fields, models
+
+from ..errors import backoff_seconds
+
+
+class DsyncFlow(models.Model):
+    """Per-backend, per-flow sync policy: timing, retries, batching, channel."""
+
+    _name = "dsync.flow"
+    _description = "Sync Flow Policy"
+    _order = "backend_id, direction, code"
+
+    backend_id = fields.Many2one("dsync.backend", required=True, ondelete="cascade")
+    company_id = fields.Many2one(related="backend_id.company_id", store=True)
+    code = fields.Char(required=True, readonly=True)
+    name = fields.Char(required=True, translate=True)
+    direction = fields.Selection(
+        [("in", "Inbound"), ("out", "Outbound")], required=True, readonly=True
+    )
+    topics = fields.Char(
+        readonly=True, help="Comma-separated inbound topics handled by this flow."
+    )
+    active = fields.Boolean(default=True)
+    mode = fields.Selection(
+        [
+            ("realtime", "Real time"),
+            ("interval", "Every N minutes"),
+            ("manual", "Manual"),
+        ],
+        default="realtime",
+        required=True,
+    )
+    interval_minutes = fields.Integer(default=15)
+    max_retries = fields.Integer(
+        default=5, help="Attempts for a transient failure before an exception opens."
+    )
+    retry_base_seconds = fields.Integer(
+        default=30, help="First retry delay; it doubles each attempt (with jitter)."
+    )
+    retry_max_seconds = fields.Integer(default=3600)
+    batch_size = fields.Integer(default=100, help="Outbound messages sent per call.")
+    priority = fields.Integer(default=10, help="Job priority (lower runs first).")
+    last_run_at = fields.Datetime(readonly=True)
+    channel = fields.Char(compute="_compute_channel")
+
+    _sql_constraints = [
+        ("code_unique", "unique(backend_id, code)", "A flow code is unique per backend."),
+        ("max_retries_positive", "CHECK(max_retries >= 1)", "At least one attempt."),
+        ("batch_positive", "CHECK(batch_size >= 1)", "The batch size must be positive."),
+    ]
+
+    def _compute_channel(self):
+        for flow in self:
+            flow.channel = flow._channel_name()
+
+    def _channel_name(self):
+        """queue_job channel: one per backend and flow, under root.dsync."""
+        self.ensure_one()
+        backend = self.backend_id
+        return f"root.dsync.{backend.backend_type}_{backend.id}.{self.code}"
+
+    def _topic_list(self):
+        return [t.strip() for t in (self.topics or "").split(",") if t.strip()]
+
+    def _retry_delay(self, attempt):
+        self.ensure_one()
+        return backoff_seconds(
+            attempt, base=self.retry_base_seconds, cap=self.retry_max_seconds
+        )
+
+    def _enqueue_drain(self, eta=None):
+        """Queue one drain job for this outbound flow (deduplicated)."""
+        self.ensure_one()
+        backend = self.backend_id
+        return (
+            backend.with_user(backend.user_id)
+            .with_company(backend.company_id)
+            .with_delay(
+                channel=self._channel_name(),
+                identity_key=f"dsync-drain-{backend.id}-{self.code}",
+                priority=self.priority,
+                eta=eta,
+                description=f"{backend.name}: send {self.name}",
+            )
+            ._dsync_drain_outbox(self.code)
+        )
+
+    def action_run_now(self):
+        for flow in self.filtered(lambda f: f.direction == "out"):
+            flow._enqueue_drain()
+        return True

@@ -1,0 +1,117 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Test helpers: a backend with patched processors, and a job runner that
+performs stored queue_job jobs the way queue_job's controller does."""
+
+import json
+import uuid
+from contextlib import contextmanager
+from unittest.mock import patch
+
+from odoo import fields
+from odoo.tests import TransactionCase
+
+from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
+from odoo.addons.queue_job.job import Job
+
+
+def run_jobs(env, channel_prefix="root.dsync", ignore_eta=True, max_rounds=50, converge=True):
+    """Perform stored pending jobs until none is left; return what ran.
+
+    Mirrors ``RunJobController._runjob``: started → perform → done, and on
+    ``RetryableJobError`` the job goes back to pending with the postponed eta
+    and its retry count kept (the transaction is rolled back to a savepoint
+    instead of a full rollback, since the test owns the transaction).
+    Returns a list of (job, outcome, seconds) tuples.
+    """
+    ran = []
+    for _round in range(max_rounds):
+        domain = [("state", "=", "pending"), ("channel", "=like", channel_prefix + "%")]
+        records = env["queue.job"].sudo().search(domain, order="id")
+        if not ignore_eta:
+            now = fields.Datetime.now()
+            records = records.filtered(lambda r: not r.eta or r.eta <= now)
+        if not records:
+            return ran
+        for record in records:
+            ran.append(run_job(env, record.uuid))
+    if converge:
+        raise AssertionError("jobs keep being enqueued: pipeline does not converge")
+    return ran
+
+
+def run_job(env, job_uuid):
+    job = Job.load(env, job_uuid)
+    job.set_started()
+    job.store()
+    try:
+        with env.cr.savepoint():
+            job.perform()
+    except RetryableJobError as err:
+        job.postpone(result=str(err), seconds=err.seconds)
+        job.set_pending(reset_retry=False)
+        job.store()
+        return (job, "postponed", err.seconds)
+    except FailedJobError as err:
+        job.set_failed(exc_info=str(err))
+        job.store()
+        return (job, "failed", None)
+    job.set_done()
+    job.store()
+    env.flush_all()
+    return (job, "done", None)
+
+
+class DsyncCase(TransactionCase):
+    """A generic backend and helpers to feed it events."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.backend = cls.env["dsync.backend"].create(
+            {"name": "Test backend", "backend_type": "generic", "inbound_rate_limit": 0}
+        )
+        cls.Backend = cls.registry["dsync.backend"]
+
+    @contextmanager
+    def processor(self, topic, func):
+        """Install ``func(backend, event)`` as the generic processor of ``topic``."""
+        slug = topic.replace("/", "_").replace(".", "_")
+        def method(backend, event):
+            return func(backend, event)
+
+        with patch.object(self.Backend, f"_generic_process_{slug}", method, create=True):
+            yield
+
+    @contextmanager
+    def sender(self, flow_code, func):
+        def method(backend, messages):
+            return func(backend, messages)
+
+        with patch.object(self.Backend, f"_generic_send_{flow_code}", method, create=True):
+            yield
+
+    def make_event(self, topic="ping", data=None, dedup_key=None, backend=None, **vals):
+        backend = backend or self.backend
+        values = {
+            "backend_id": backend.id,
+            "company_id": backend.company_id.id,
+            "topic": topic,
+            "payload": json.dumps(data if data is not None else {"id": 1}),
+            "dedup_key": dedup_key or uuid.uuid4().hex,
+            "correlation_id": uuid.uuid4().hex,
+        }
+        values.update(vals)
+        return self.env["dsync.event"].sudo().create(values)
+
+    def time_passes(self):
+        """Make every scheduled retry and delayed job due now."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE dsync_outbox SET next_attempt_at = NULL WHERE state = 'pending'"
+        )
+        self.env.cr.execute("UPDATE queue_job SET eta = NULL WHERE state = 'pending'")
+        self.env.invalidate_all()
+
+    def flow(self, code, backend=None):
+        return (backend or self.backend)._dsync_flow(code)

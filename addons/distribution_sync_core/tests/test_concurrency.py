@@ -1,0 +1,247 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Concurrency and crash safety, on committed data with real connections.
+
+These tests do not run inside the test transaction: each "worker" is a
+thread with its own PostgreSQL connection, as queue_job workers are. They
+commit, and clean up what they created.
+"""
+
+import json
+import threading
+import unittest
+import uuid
+from contextlib import contextmanager
+from unittest.mock import patch
+
+import psycopg2
+
+from odoo import SUPERUSER_ID, api
+from odoo.exceptions import UserError
+from odoo.modules.registry import Registry
+from odoo.tests import get_db_name
+from odoo.tools import mute_logger
+
+from odoo.addons.queue_job.controllers.main import RunJobController
+from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.queue_job.job import Job
+from odoo.addons.queue_job.jobrunner.runner import Database
+
+WAIT = 30  # seconds; an upper bound for a thread rendez-vous, never a timing
+
+
+class CommittedCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry = Registry(get_db_name())
+        cls.tag = uuid.uuid4().hex[:8]
+
+    @contextmanager
+    def committed_env(self):
+        """A fresh connection and environment; commits on success."""
+        with self.registry.cursor() as cr:
+            yield api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+
+    def setUp(self):
+        super().setUp()
+        with self.committed_env() as env:
+            backend = env["dsync.backend"].create(
+                {"name": f"Concurrency {self.tag}", "inbound_rate_limit": 0}
+            )
+            event = env["dsync.event"].create(
+                {
+                    "backend_id": backend.id,
+                    "company_id": backend.company_id.id,
+                    "topic": "probe",
+                    "payload": json.dumps({"ref": f"probe-{self.tag}-{self._testMethodName}"}),
+                    "dedup_key": uuid.uuid4().hex,
+                }
+            )
+            self.backend_id, self.event_id = backend.id, event.id
+            self.ref = json.loads(event.payload)["ref"]
+        self.addCleanup(self.cleanup)
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.block = True
+        processor = self.make_processor()
+        patcher = patch.object(
+            self.registry["dsync.backend"], "_generic_process_probe", processor, create=True
+        )
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def make_processor(self):
+        test = self
+
+        def probe(backend, event):
+            partner = backend.env["res.partner"].create({"name": "probe", "ref": test.ref})
+            backend.env.flush_all()
+            if test.block:
+                test.started.set()
+                assert test.release.wait(WAIT), "test never released the worker"
+            return partner
+
+        return probe
+
+    def cleanup(self):
+        with self.committed_env() as env:
+            env.cr.execute("DELETE FROM res_partner WHERE ref = %s", (self.ref,))
+            env.cr.execute(
+                "DELETE FROM queue_job WHERE identity_key = %s", (f"dsync-event-{self.event_id}",)
+            )
+            env.cr.execute("DELETE FROM dsync_exception WHERE backend_id = %s", (self.backend_id,))
+            env.cr.execute("DELETE FROM dsync_event WHERE backend_id = %s", (self.backend_id,))
+            env.cr.execute("DELETE FROM dsync_backend WHERE id = %s", (self.backend_id,))
+
+    def snapshot(self):
+        with self.committed_env() as env:
+            event = env["dsync.event"].browse(self.event_id)
+            partners = env["res.partner"].search_count([("ref", "=", self.ref)])
+            return {
+                "partners": partners,
+                "event": event.state,
+                "job": event.job_id.state,
+                "retry": event.job_id.retry,
+            }
+
+    def enqueue(self):
+        with self.committed_env() as env:
+            env["dsync.event"].browse(self.event_id)._dsync_enqueue()
+            return env["dsync.event"].browse(self.event_id).job_id.uuid
+
+    def enqueue_another_job(self):
+        """A second job for the event, from another source than the event's
+        own enqueue (a recovery job, an integrator's script...)."""
+        with self.committed_env() as env:
+            event = env["dsync.event"].browse(self.event_id)
+            return event.with_delay(identity_key=f"dsync-event-{event.id}")._dsync_run().uuid
+
+    def thread(self, target):
+        outcome = {}
+
+        def run():
+            try:
+                outcome["result"] = target(outcome)
+            except BaseException as err:  # the worker's death is the point
+                outcome["error"] = err
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        return worker, outcome
+
+
+class TestConcurrentJobs(CommittedCase):
+    def perform(self, job_uuid, outcome):
+        """One worker performing a stored job (queue_job's perform + done)."""
+        with self.committed_env() as env:
+            job = Job.load(env, job_uuid)
+            job.set_started()
+            job.store()
+            env.cr.commit()
+            try:
+                result = job.perform()
+            except RetryableJobError as err:
+                env.cr.rollback()
+                outcome["retryable"] = str(err)
+                return None
+            job.set_done()
+            job.store()
+            return result
+
+    def test_same_event_two_concurrent_jobs_applied_once(self):
+        first = self.enqueue()
+        worker_a, out_a = self.thread(lambda out: self.perform(first, out))
+        self.assertTrue(self.started.wait(WAIT))
+        # the first job is started, so the identity key lets a second job in
+        second = self.enqueue_another_job()
+        # while a job holds the event, a user's retry is refused, not queued
+        with self.assertRaises(UserError):
+            self.enqueue()
+        self.assertNotEqual(first, second)
+        worker_b, out_b = self.thread(lambda out: self.perform(second, out))
+        worker_b.join(WAIT)
+        self.assertFalse(worker_b.is_alive())
+        self.assertIn("another job", out_b.get("retryable", ""), out_b)
+        self.release.set()
+        worker_a.join(WAIT)
+        self.assertNotIn("error", out_a)
+        # the postponed second job runs later and finds the work done
+        self.block = False
+        worker_c, out_c = self.thread(lambda out: self.perform(second, out))
+        worker_c.join(WAIT)
+        self.assertIn("nothing to do", out_c.get("result", ""), out_c)
+        state = self.snapshot()
+        self.assertEqual(state["partners"], 1)
+        self.assertEqual(state["event"], "done")
+
+
+class TestWorkerCrash(CommittedCase):
+    def test_killed_worker_job_requeued_and_applied_once(self):
+        job_uuid = self.enqueue()
+        runner_db = Database(get_db_name())
+        self.addCleanup(runner_db.close)
+        runner_db.set_job_enqueued(job_uuid)
+        pids = {}
+
+        def worker(outcome):
+            # exactly what the /queue_job/runjob controller does
+            with self.registry.cursor() as cr:
+                pids["pid"] = cr._cnx.get_backend_pid()
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                job = RunJobController._acquire_job(env, job_uuid)
+                assert job, "job could not be acquired"
+                RunJobController._try_perform_job(env, job)
+                cr.commit()
+
+        with mute_logger("odoo.sql_db"):
+            thread, outcome = self.thread(worker)
+            self.assertTrue(self.started.wait(WAIT), "worker never reached the processor")
+            # the worker has applied its effect, not committed: kill its connection
+            with self.committed_env() as env:
+                env.cr.execute("SELECT pg_terminate_backend(%s)", (pids["pid"],))
+                self.assertTrue(env.cr.fetchone()[0])
+            self.release.set()
+            thread.join(WAIT)
+        self.assertFalse(thread.is_alive())
+        self.assertIsInstance(
+            outcome.get("error"), psycopg2.Error | AssertionError, f"worker should have died: {outcome}"
+        )
+        state = self.snapshot()
+        self.assertEqual(state["partners"], 0, "nothing of the killed transaction remains")
+        self.assertEqual(state["event"], "queued")
+        self.assertEqual(state["job"], "started", "the runner still believes it runs")
+
+        # queue_job's runner finds the job dead (its lock row is free) once
+        # it has been enqueued for more than 10 s: age it instead of sleeping.
+        with self.committed_env() as env:
+            env.cr.execute(
+                "UPDATE queue_job SET date_enqueued = date_enqueued - interval '1 minute' "
+                "WHERE uuid = %s",
+                (job_uuid,),
+            )
+        runner_db.requeue_dead_jobs()
+        state = self.snapshot()
+        self.assertEqual(state["job"], "pending")
+
+        # a healthy worker runs it again
+        self.block = False
+        runner_db.set_job_enqueued(job_uuid)
+        with self.committed_env() as env:
+            job = RunJobController._acquire_job(env, job_uuid)
+            self.assertTrue(job)
+            RunJobController._try_perform_job(env, job)
+        state = self.snapshot()
+        self.assertEqual(state, {"partners": 1, "event": "done", "job": "done", "retry": 2})
+
+        # a second requeue changes nothing; a done event is never queued
+        # again, and any other job for it finds nothing to do
+        runner_db.requeue_dead_jobs()
+        self.assertEqual(self.snapshot()["job"], "done")
+        with self.committed_env() as env:
+            env["dsync.event"].browse(self.event_id)._dsync_enqueue()
+        self.assertEqual(self.snapshot()["job"], "done", "no new job for a done event")
+        extra = self.enqueue_another_job()
+        with self.committed_env() as env:
+            result = Job.load(env, extra).perform()
+        self.assertIn("nothing to do", result)
+        self.assertEqual(self.snapshot()["partners"], 1)

@@ -1,0 +1,132 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from ..errors import BusinessError, TransientError
+from .common import DsyncCase, run_jobs
+
+
+class TestOutbox(DsyncCase):
+    def setUp(self):
+        super().setUp()
+        self.Outbox = self.env["dsync.outbox"]
+        self.sent = []
+
+    def post(self, key, data, **kw):
+        return self.Outbox._dsync_post(self.backend, "outbound", key, data, **kw)
+
+    def recording_sender(self, backend, messages):
+        self.sent.append([(m.coalesce_key, m._dsync_data(), m.idempotency_key) for m in messages])
+        return {}
+
+    def test_coalescing_latest_wins(self):
+        first = self.post("SKU-1@WH", {"qty": 5}, trigger=False)
+        second = self.post("SKU-1@WH", {"qty": 3}, trigger=False)
+        other = self.post("SKU-2@WH", {"qty": 9}, trigger=False)
+        self.assertEqual(first, second, "same key while pending: one message")
+        self.assertNotEqual(first, other)
+        self.assertEqual(first._dsync_data(), {"qty": 3})
+        self.assertEqual(first.coalesced_count, 1)
+        self.assertEqual(self.Outbox.search_count([("backend_id", "=", self.backend.id)]), 2)
+
+    def test_batches_and_idempotency(self):
+        self.flow("outbound").batch_size = 2
+        messages = self.Outbox.browse()
+        for i in range(5):
+            messages |= self.post(f"SKU-{i}", {"qty": i})
+        with self.sender("outbound", self.recording_sender):
+            run_jobs(self.env, ignore_eta=False)
+        self.assertEqual([len(batch) for batch in self.sent], [2, 2, 1])
+        self.assertEqual(set(messages.mapped("state")), {"sent"})
+        keys = [key for batch in self.sent for _k, _d, key in batch]
+        self.assertEqual(len(set(keys)), 5, "every message has its own idempotency key")
+        self.assertEqual(set(messages.mapped("attempts")), {1})
+
+    def test_a_key_sent_then_changed_is_a_new_message(self):
+        first = self.post("SKU-1", {"qty": 1})
+        with self.sender("outbound", self.recording_sender):
+            run_jobs(self.env, ignore_eta=False)
+            second = self.post("SKU-1", {"qty": 0})
+            run_jobs(self.env, ignore_eta=False)
+        self.assertNotEqual(first, second)
+        self.assertEqual([b[0][1] for b in self.sent], [{"qty": 1}, {"qty": 0}])
+
+    def test_transient_failure_retries_then_exception(self):
+        flow = self.flow("outbound")
+        flow.write({"max_retries": 3, "retry_base_seconds": 1})
+        self.backend.circuit_failure_threshold = 0
+
+        def down(backend, messages):
+            raise TransientError("503 Service Unavailable")
+
+        message = self.post("SKU-1", {"qty": 1})
+        with self.sender("outbound", down):
+            for _attempt in range(3):
+                self.time_passes()
+                run_jobs(self.env, ignore_eta=False)
+        self.assertEqual(message.state, "failed")
+        self.assertEqual(message.attempts, 3)
+        self.assertEqual(message.exception_ids.category, "retries_exhausted")
+
+    def test_backoff_schedules_next_attempt(self):
+        self.flow("outbound").write({"retry_base_seconds": 60})
+
+        def down(backend, messages):
+            raise TransientError("timeout")
+
+        message = self.post("SKU-1", {"qty": 1})
+        with self.sender("outbound", down):
+            run_jobs(self.env, ignore_eta=False)
+        self.assertEqual(message.state, "pending")
+        self.assertEqual(message.attempts, 1)
+        wait = (message.next_attempt_at - message.write_date).total_seconds()
+        self.assertGreaterEqual(wait, 29)
+        self.assertLessEqual(wait, 61)
+        drains = self.env["queue.job"].search(
+            [("identity_key", "=", f"dsync-drain-{self.backend.id}-outbound"), ("state", "=", "pending")]
+        )
+        self.assertEqual(len(drains), 1, "the next drain waits for the retry time")
+        self.assertTrue(drains.eta)
+
+    def test_per_message_business_error(self):
+        def partial(backend, messages):
+            bad = messages.filtered(lambda m: m.coalesce_key == "BAD")
+            return {m.id: BusinessError("platform_rejected", "unknown inventory item") for m in bad}
+
+        good = self.post("GOOD", {"qty": 1})
+        bad = self.post("BAD", {"qty": 1})
+        with self.sender("outbound", partial):
+            run_jobs(self.env, ignore_eta=False)
+        self.assertEqual(good.state, "sent")
+        self.assertEqual(bad.state, "failed")
+        self.assertEqual((bad.exception_ids.category, bad.exception_ids.team), ("platform_rejected", "operations"))
+        # fixing and retrying from the exception sends it
+        with self.sender("outbound", self.recording_sender):
+            bad.exception_ids.action_retry()
+            run_jobs(self.env, ignore_eta=False)
+        self.assertEqual(bad.state, "sent")
+        self.assertEqual(bad.exception_ids.state, "resolved")
+
+    def test_circuit_breaker_opens_and_holds_sends(self):
+        self.backend.write({"circuit_failure_threshold": 2, "circuit_cooldown_seconds": 600})
+        calls = []
+
+        def down(backend, messages):
+            calls.append(len(messages))
+            raise TransientError("connection refused")
+
+        message = self.post("SKU-1", {"qty": 1})
+        with self.sender("outbound", down):
+            for _attempt in range(4):
+                self.time_passes()
+                run_jobs(self.env, ignore_eta=False)
+        self.assertEqual(len(calls), 2, "after 2 failures the circuit is open: no more calls")
+        self.assertTrue(self.backend._dsync_circuit_is_open())
+        self.backend.action_reset_circuit()
+        self.assertFalse(self.backend._dsync_circuit_is_open())
+
+    def test_interval_mode_waits_for_cron(self):
+        flow = self.flow("outbound")
+        flow.write({"mode": "interval", "interval_minutes": 5})
+        self.post("SKU-1", {"qty": 1})
+        self.assertFalse(self.env["queue.job"].search_count([("identity_key", "like", f"dsync-drain-{self.backend.id}-")]))
+        self.env["dsync.backend"]._cron_dsync_drain_outbox()
+        self.assertEqual(self.env["queue.job"].search_count([("identity_key", "=", f"dsync-drain-{self.backend.id}-outbound")]), 1)
+        self.assertTrue(flow.last_run_at)
