@@ -1,0 +1,69 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import time
+from datetime import datetime, timezone
+
+from odoo import http
+from odoo.http import request
+
+from odoo.addons.distribution_sync_core import intake
+
+SIGNATURE_HEADER = "X-Dsync-Signature"
+TIMESTAMP_HEADER = "X-Dsync-Timestamp"
+TOLERANCE_SECONDS = 300
+
+
+def verify(secrets, raw_body, headers, now=None):
+    """``sha256=<hex HMAC of "<timestamp>.<raw body>">`` within 5 minutes."""
+    stamp = headers.get(TIMESTAMP_HEADER) or ""
+    try:
+        sent_at = int(stamp)
+    except ValueError:
+        return False
+    now = time.time() if now is None else now
+    if abs(now - sent_at) > TOLERANCE_SECONDS:
+        return False
+    message = stamp.encode() + b"." + raw_body
+    return intake.verify_hex_hmac(
+        secrets.get("webhook_secret"), message, headers.get(SIGNATURE_HEADER), prefix="sha256="
+    )
+
+
+def describe(payload, headers):
+    """A WMS event: ``{"id", "type", "occurred_at", "data": {...}}``."""
+    event_id = str(payload["id"]).strip()
+    topic = str(payload["type"]).strip()
+    if not event_id or not topic:
+        raise ValueError("event id and type are required")
+    occurred = payload.get("occurred_at")
+    source_ts = None
+    if occurred:
+        parsed = datetime.fromisoformat(str(occurred).replace("Z", "+00:00"))
+        if parsed.tzinfo:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        source_ts = parsed
+    return intake.Delivery(
+        topic=topic,
+        dedup_key=event_id,
+        source_timestamp=source_ts,
+        correlation_id=payload.get("correlation_id") or headers.get("X-Correlation-Id"),
+    )
+
+
+class WmsWebhookController(http.Controller):
+    @http.route(
+        "/dsync/wms/<string:token>/events",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def events(self, token, **_kw):
+        return intake.accept(
+            request,
+            "wms",
+            token,
+            verify,
+            describe,
+            kept_headers=(TIMESTAMP_HEADER, "X-Correlation-Id", "User-Agent"),
+        )
