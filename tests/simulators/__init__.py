@@ -1,0 +1,1 @@
+"""Platform simulators: real HTTP peers speaking each platform's protocol."""
