@@ -34,7 +34,7 @@ class DsyncEvent(models.Model):
     _name = "dsync.event"
     _description = "Sync Inbound Event"
     _order = "id desc"
-    _rec_name = "display_name"
+    _rec_names_search = ["topic", "dedup_key", "correlation_id", "delivery_id"]
 
     backend_id = fields.Many2one(
         "dsync.backend", required=True, ondelete="restrict", index=True, readonly=True

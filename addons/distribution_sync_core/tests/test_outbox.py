@@ -1,4 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo.tools import mute_logger
+
 from ..errors import BusinessError, TransientError
 from .common import DsyncCase, run_jobs
 
@@ -113,7 +115,7 @@ class TestOutbox(DsyncCase):
             raise TransientError("connection refused")
 
         message = self.post("SKU-1", {"qty": 1})
-        with self.sender("outbound", down):
+        with self.sender("outbound", down), mute_logger("odoo.addons.distribution_sync_core.models.dsync_backend"):
             for _attempt in range(4):
                 self.time_passes()
                 run_jobs(self.env, ignore_eta=False)

@@ -4,6 +4,7 @@ from datetime import datetime
 import requests
 
 from odoo.exceptions import UserError
+from odoo.tools import mute_logger
 
 from ..errors import BusinessError, StaleEvent, TransientError
 from .common import DsyncCase, run_jobs
@@ -223,7 +224,7 @@ class TestPipeline(DsyncCase):
             return event._dsync_data()["missing"]
 
         event = self.make_event("ping", {"id": 3})
-        with self.processor("ping", buggy):
+        with self.processor("ping", buggy), mute_logger("odoo.addons.distribution_sync_core.models.dsync_event"):
             event._dsync_enqueue()
             run_jobs(self.env)
         exc = event.exception_ids
@@ -273,6 +274,13 @@ class TestPipeline(DsyncCase):
             run_jobs(self.env)
         exc = event.exception_ids
         self.assertEqual((exc.category, exc.team), ("conflict", "operations"))
+
+    def test_event_name_search(self):
+        event = self.make_event("orders/paid", correlation_id="corr-xyz")
+        Event = self.env["dsync.event"]
+        self.assertIn(event, Event.search([("display_name", "ilike", "orders/paid")]))
+        self.assertIn(event.id, [row[0] for row in Event.name_search("corr-xyz")])
+        self.assertEqual(event.display_name, f"#{event.id} orders/paid")
 
     def test_stale_error_class(self):
         def stale(backend, event):
