@@ -18,18 +18,26 @@ class TestInboundEndToEnd(HttpCase):
         super().setUpClass()
         Backend = cls.env["dsync.backend"]
         cls.backends = {
-            kind: Backend.create({"name": f"e2e {kind}", "backend_type": kind, "inbound_rate_limit": 0})
+            kind: Backend.create(
+                {"name": f"e2e {kind}", "backend_type": kind, "inbound_rate_limit": 0}
+            )
             for kind in ("shopify", "wms", "carrier")
         }
         for backend in cls.backends.values():
             backend._dsync_set_secret("webhook_secret", SECRET)
 
     def sender(self, kind):
-        cls = {"shopify": ShopifySender, "wms": WmsSender, "carrier": CarrierSender}[kind]
-        return cls(self.base_url(), self.backends[kind].token, SECRET, session=self.opener)
+        cls = {"shopify": ShopifySender, "wms": WmsSender, "carrier": CarrierSender}[
+            kind
+        ]
+        return cls(
+            self.base_url(), self.backends[kind].token, SECRET, session=self.opener
+        )
 
     def events(self, kind):
-        return self.env["dsync.event"].search([("backend_id", "=", self.backends[kind].id)])
+        return self.env["dsync.event"].search(
+            [("backend_id", "=", self.backends[kind].id)]
+        )
 
     def test_wms_shipment_confirmed_once_despite_redelivery(self):
         """A WMS confirmation delivered twice is applied once, with its
@@ -45,12 +53,18 @@ class TestInboundEndToEnd(HttpCase):
             return partner
 
         sender = self.sender("wms")
-        doc = {"occurred_at": "2026-11-21T09:00:00Z", "data": {"picking": "WH/OUT/00042"},
-               "correlation_id": "order-1001"}
+        doc = {
+            "occurred_at": "2026-11-21T09:00:00Z",
+            "data": {"picking": "WH/OUT/00042"},
+            "correlation_id": "order-1001",
+        }
         first, second = sender.deliver_twice(doc, topic="picking.shipped")
         self.assertEqual((first.status_code, second.status_code), (202, 200))
         with patch.object(
-            self.registry["dsync.backend"], "_wms_process_picking_shipped", process, create=True
+            self.registry["dsync.backend"],
+            "_wms_process_picking_shipped",
+            process,
+            create=True,
         ):
             run_jobs(self.env)
         event = self.events("wms")
@@ -77,7 +91,9 @@ class TestInboundEndToEnd(HttpCase):
         """Two updates of one order arriving newest first: the older one is
         recorded as stale and the record keeps the newest state."""
         partner = self.env["res.partner"].create({"name": "order #1001"})
-        binding = self.env["dsync.binding"]._bind(self.backends["shopify"], partner, "820982911946154508")
+        binding = self.env["dsync.binding"]._bind(
+            self.backends["shopify"], partner, "820982911946154508"
+        )
 
         def process(backend, event):
             data = event._dsync_data()
@@ -87,16 +103,32 @@ class TestInboundEndToEnd(HttpCase):
             return partner
 
         sender = self.sender("shopify")
-        newer = {"id": 820982911946154508, "note": "v2", "updated_at": "2026-11-21T10:05:00Z"}
-        older = {"id": 820982911946154508, "note": "v1", "updated_at": "2026-11-21T10:00:00Z"}
+        newer = {
+            "id": 820982911946154508,
+            "note": "v2",
+            "updated_at": "2026-11-21T10:05:00Z",
+        }
+        older = {
+            "id": 820982911946154508,
+            "note": "v1",
+            "updated_at": "2026-11-21T10:00:00Z",
+        }
         self.assertEqual(sender.deliver(newer, "orders/updated").status_code, 202)
         self.assertEqual(sender.deliver(older, "orders/updated").status_code, 202)
         with patch.object(
-            self.registry["dsync.backend"], "_shopify_process_orders_updated", process, create=True
+            self.registry["dsync.backend"],
+            "_shopify_process_orders_updated",
+            process,
+            create=True,
         ):
             run_jobs(self.env)
-        states = dict(zip(self.events("shopify").mapped(lambda e: e._dsync_data()["note"]),
-                          self.events("shopify").mapped("state")))
+        states = dict(
+            zip(
+                self.events("shopify").mapped(lambda e: e._dsync_data()["note"]),
+                self.events("shopify").mapped("state"),
+                strict=True,
+            )
+        )
         self.assertEqual(states, {"v2": "done", "v1": "stale"})
         self.assertIn("v2", partner.comment)
 

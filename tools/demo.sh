@@ -107,7 +107,10 @@ DSYNC_QUEUE_CHANNELS="${DSYNC_QUEUE_CHANNELS:-root:2,root.dsync:2}" \
     "max_cron_threads = 1"
 
 if dsync_db_exists "$DB"; then
-    dsync_section "Database '$DB' exists: reused (dropdb $DB to start over)"
+    dsync_section "Database '$DB' exists: reused and updated (dropdb $DB to start over)"
+    dsync_odoo -c "$CONF" -d "$DB" -u "$DSYNC_ADDONS" --stop-after-init \
+        --log-level=warn >"$DSYNC_RUN_DIR/update-$DB.log" 2>&1 \
+        || { tail -n 40 "$DSYNC_RUN_DIR/update-$DB.log"; dsync_die "update of '$DB' failed"; }
 else
     dsync_section "Database '$DB' with ${DSYNC_ADDONS} (+ demo data)"
     dsync_install_db "$CONF" "$DB" "$DSYNC_RUN_DIR/install-$DB.log"

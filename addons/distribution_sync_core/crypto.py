@@ -19,8 +19,8 @@ def _fernet():
         raise SecretKeyMissing(
             f"Secrets cannot be stored or read: the option '{KEY_OPTION}' is "
             "missing from the Odoo server configuration. Generate a key with "
-            "python3 -c \"from cryptography.fernet import Fernet; "
-            "print(Fernet.generate_key().decode())\" and add "
+            'python3 -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())" and add '
             f"'{KEY_OPTION} = <key>' to the [options] section."
         )
     try:

@@ -199,7 +199,9 @@ def accept(
             return json_response(
                 503, {"error": "backend disabled"}, {"Retry-After": "300"}
             )
-        wait = rate_limiter.allow((cr.dbname, backend_id), backend["inbound_rate_limit"])
+        wait = rate_limiter.allow(
+            (cr.dbname, backend_id), backend["inbound_rate_limit"]
+        )
         if wait:
             _logger.warning(
                 "backend %s: inbound rate limit exceeded, answered 429", backend_id
@@ -234,9 +236,7 @@ def accept(
             return json_response(400, {"error": "unparseable body"})
         event_id, duplicate = store.insert(raw, delivery)
         if duplicate:
-            return json_response(
-                200, {"status": "duplicate", "event": event_id}
-            )
+            return json_response(200, {"status": "duplicate", "event": event_id})
         env["dsync.event"].browse(event_id)._dsync_enqueue()
         return json_response(202, {"status": "accepted", "event": event_id})
     except Exception:
@@ -267,7 +267,8 @@ class _EventWriter:
     """Writes ``dsync.event`` rows with one statement each (hot path)."""
 
     COLUMNS = (
-        "backend_id, company_id, topic, payload, payload_base64, payload_size, headers, "
+        "backend_id, company_id, topic, payload, payload_base64, payload_size, "
+        "headers, "
         "dedup_key, delivery_id, source_timestamp, correlation_id, state, "
         "reject_reason, http_status, duplicate_count, "
         "create_uid, create_date, write_uid, write_date"
@@ -280,8 +281,19 @@ class _EventWriter:
         self.backend = backend
         self.headers = headers
 
-    def _values(self, raw, topic, dedup_key, delivery_id, source_ts, corr, state,
-                reason=None, status=None, size=None):
+    def _values(
+        self,
+        raw,
+        topic,
+        dedup_key,
+        delivery_id,
+        source_ts,
+        corr,
+        state,
+        reason=None,
+        status=None,
+        size=None,
+    ):
         text, is_base64 = body_as_text(raw)
         uid = self.env.uid
         return (

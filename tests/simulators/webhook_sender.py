@@ -44,9 +44,17 @@ class WebhookSender:
         for attempt in range(attempts):
             headers = {"Content-Type": "application/json"}
             headers.update(self.headers_for(doc, body, delivery_id, topic))
-            response = self.session.post(self.url, data=body, headers=headers, timeout=self.timeout)
+            response = self.session.post(
+                self.url, data=body, headers=headers, timeout=self.timeout
+            )
             self.log.append((delivery_id, response.status_code))
-            if response.status_code < 300 or response.status_code not in (429, 500, 502, 503, 504):
+            if response.status_code < 300 or response.status_code not in (
+                429,
+                500,
+                502,
+                503,
+                504,
+            ):
                 break
             wait = response.headers.get("Retry-After")
             if attempt + 1 < attempts:
@@ -64,7 +72,9 @@ class WebhookSender:
 class ShopifySender(WebhookSender):
     path = "/dsync/shopify/{token}/webhook"
 
-    def __init__(self, *args, shop_domain="demo-store.myshopify.com", api_version="2025-07", **kw):
+    def __init__(
+        self, *args, shop_domain="demo-store.myshopify.com", api_version="2025-07", **kw
+    ):
         super().__init__(*args, **kw)
         self.shop_domain = shop_domain
         self.api_version = api_version
@@ -77,7 +87,9 @@ class ShopifySender(WebhookSender):
             "X-Shopify-Webhook-Id": delivery_id,
             "X-Shopify-Shop-Domain": self.shop_domain,
             "X-Shopify-API-Version": self.api_version,
-            "X-Shopify-Triggered-At": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "X-Shopify-Triggered-At": time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime()
+            ),
         }
 
 
@@ -94,7 +106,9 @@ class WmsSender(WebhookSender):
 
     def headers_for(self, doc, body, delivery_id, topic):
         stamp = str(int(time.time()))
-        digest = hmac.new(self.secret, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        digest = hmac.new(
+            self.secret, stamp.encode() + b"." + body, hashlib.sha256
+        ).hexdigest()
         return {"X-Dsync-Signature": f"sha256={digest}", "X-Dsync-Timestamp": stamp}
 
 

@@ -21,7 +21,10 @@ PREFIX = "hmac-sha256-hex="
 
 def verify(secrets, raw_body, headers):
     return intake.verify_hex_hmac(
-        secrets.get("webhook_secret"), raw_body, headers.get(SIGNATURE_HEADER), prefix=PREFIX
+        secrets.get("webhook_secret"),
+        raw_body,
+        headers.get(SIGNATURE_HEADER),
+        prefix=PREFIX,
     )
 
 

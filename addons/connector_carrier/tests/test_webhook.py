@@ -4,7 +4,10 @@ import hmac
 
 from odoo.tests import HttpCase, tagged
 
-from odoo.addons.distribution_sync_core.tests.webhook_common import SECRET, WebhookContract
+from odoo.addons.distribution_sync_core.tests.webhook_common import (
+    SECRET,
+    WebhookContract,
+)
 
 
 def carrier_headers(body, secret=SECRET):
@@ -41,4 +44,6 @@ class TestCarrierWebhook(WebhookContract, HttpCase):
         self.post(doc, headers)
         event = self.events(dedup_key=f"evt_{dedup}")
         self.assertEqual(event.topic, "tracker.updated")
-        self.assertEqual(event.job_id.channel, f"root.dsync.carrier_{self.backend.id}.tracking")
+        self.assertEqual(
+            event.job_id.channel, f"root.dsync.carrier_{self.backend.id}.tracking"
+        )

@@ -16,9 +16,7 @@ class DsyncBackend(models.Model):
     backend_type = fields.Selection(
         selection_add=[("shopify", "Shopify")], ondelete={"shopify": "cascade"}
     )
-    shopify_shop_domain = fields.Char(
-        "Shop Domain", help="e.g. my-store.myshopify.com"
-    )
+    shopify_shop_domain = fields.Char("Shop Domain", help="e.g. my-store.myshopify.com")
     shopify_api_version = fields.Char("Admin API Version", default="2025-07")
 
     def _shopify_webhook_path(self):
@@ -26,7 +24,12 @@ class DsyncBackend(models.Model):
 
     def _shopify_flow_specs(self):
         return [
-            {"code": "orders", "name": "Orders in", "direction": "in", "topics": ORDER_TOPICS},
+            {
+                "code": "orders",
+                "name": "Orders in",
+                "direction": "in",
+                "topics": ORDER_TOPICS,
+            },
             {
                 "code": "shop_admin",
                 "name": "App and privacy requests",
@@ -39,5 +42,9 @@ class DsyncBackend(models.Model):
                 "direction": "out",
                 "defaults": {"batch_size": 250},
             },
-            {"code": "fulfillment_export", "name": "Fulfillments out", "direction": "out"},
+            {
+                "code": "fulfillment_export",
+                "name": "Fulfillments out",
+                "direction": "out",
+            },
         ]

@@ -5,7 +5,10 @@ import hmac
 
 from odoo.tests import HttpCase, tagged
 
-from odoo.addons.distribution_sync_core.tests.webhook_common import SECRET, WebhookContract
+from odoo.addons.distribution_sync_core.tests.webhook_common import (
+    SECRET,
+    WebhookContract,
+)
 
 
 def shopify_hmac(body, secret=SECRET):
@@ -44,10 +47,18 @@ class TestShopifyWebhook(WebhookContract, HttpCase):
         self.post(doc, headers)
         event = self.events(dedup_key=dedup)
         self.assertEqual(event.topic, "orders/create")
-        self.assertEqual(str(event.source_timestamp), "2026-11-20 17:00:00", "stored in UTC")
-        self.assertEqual(event.headers["X-Shopify-Shop-Domain"], "demo-store.myshopify.com")
-        self.assertNotIn("X-Shopify-Hmac-Sha256", event.headers, "signatures are not kept")
-        self.assertEqual(event.job_id.channel, f"root.dsync.shopify_{self.backend.id}.orders")
+        self.assertEqual(
+            str(event.source_timestamp), "2026-11-20 17:00:00", "stored in UTC"
+        )
+        self.assertEqual(
+            event.headers["X-Shopify-Shop-Domain"], "demo-store.myshopify.com"
+        )
+        self.assertNotIn(
+            "X-Shopify-Hmac-Sha256", event.headers, "signatures are not kept"
+        )
+        self.assertEqual(
+            event.job_id.channel, f"root.dsync.shopify_{self.backend.id}.orders"
+        )
 
     def test_missing_webhook_id_is_400(self):
         doc, headers = self.delivery(self.new_dedup())

@@ -24,7 +24,10 @@ def verify(secrets, raw_body, headers, now=None):
         return False
     message = stamp.encode() + b"." + raw_body
     return intake.verify_hex_hmac(
-        secrets.get("webhook_secret"), message, headers.get(SIGNATURE_HEADER), prefix="sha256="
+        secrets.get("webhook_secret"),
+        message,
+        headers.get(SIGNATURE_HEADER),
+        prefix="sha256=",
     )
 
 

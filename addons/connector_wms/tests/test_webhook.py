@@ -6,14 +6,19 @@ import unittest
 
 from odoo.tests import HttpCase, tagged
 
-from odoo.addons.distribution_sync_core.tests.webhook_common import SECRET, WebhookContract
+from odoo.addons.distribution_sync_core.tests.webhook_common import (
+    SECRET,
+    WebhookContract,
+)
 
 from ..controllers.main import verify
 
 
 def wms_headers(body, secret=SECRET, stamp=None):
     stamp = str(int(time.time()) if stamp is None else stamp)
-    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    digest = hmac.new(
+        secret.encode(), stamp.encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
     return {"X-Dsync-Signature": f"sha256={digest}", "X-Dsync-Timestamp": stamp}
 
 
@@ -49,13 +54,23 @@ class TestWmsWebhook(WebhookContract, HttpCase):
         event = self.events(dedup_key=dedup)
         self.assertEqual(event.topic, "picking.shipped")
         self.assertEqual(str(event.source_timestamp), "2026-11-20 10:00:00")
-        self.assertEqual(event.job_id.channel, f"root.dsync.wms_{self.backend.id}.wms_events")
+        self.assertEqual(
+            event.job_id.channel, f"root.dsync.wms_{self.backend.id}.wms_events"
+        )
 
 
 class TestWmsSignatureUnit(unittest.TestCase):
     def test_window_both_sides(self):
         body = b"{}"
         now = 1_800_000_000
-        for skew, ok in ((0, True), (299, True), (-299, True), (301, False), (-301, False)):
+        for skew, ok in (
+            (0, True),
+            (299, True),
+            (-299, True),
+            (301, False),
+            (-301, False),
+        ):
             headers = wms_headers(body, stamp=now + skew)
-            self.assertEqual(verify({"webhook_secret": SECRET}, body, headers, now=now), ok, skew)
+            self.assertEqual(
+                verify({"webhook_secret": SECRET}, body, headers, now=now), ok, skew
+            )

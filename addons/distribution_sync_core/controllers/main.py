@@ -30,4 +30,6 @@ class DsyncHealthController(http.Controller):
             _logger.exception("health check failed")
             body = {"status": "down"}
             status = 503
-        return Response(json.dumps(body), status=status, content_type="application/json")
+        return Response(
+            json.dumps(body), status=status, content_type="application/json"
+        )

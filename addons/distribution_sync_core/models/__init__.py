@@ -1,10 +1,12 @@
-from . import dsync_backend
-from . import dsync_flow
-from . import dsync_secret
-from . import dsync_binding
-from . import dsync_value_map
-from . import dsync_event
-from . import dsync_outbox
-from . import dsync_exception
-from . import dsync_ownership_rule
-from . import dsync_overview
+from . import (
+    dsync_backend,
+    dsync_binding,
+    dsync_event,
+    dsync_exception,
+    dsync_flow,
+    dsync_outbox,
+    dsync_overview,
+    dsync_ownership_rule,
+    dsync_secret,
+    dsync_value_map,
+)

@@ -135,8 +135,10 @@ class DsyncBackend(models.Model):
             backend.api_secret = False
 
     def _compute_secret_set(self):
-        stored = self.env["dsync.secret"].sudo()._read_group(
-            [("backend_id", "in", self.ids)], ["backend_id", "key"]
+        stored = (
+            self.env["dsync.secret"]
+            .sudo()
+            ._read_group([("backend_id", "in", self.ids)], ["backend_id", "key"])
         )
         present = {(backend.id, key) for backend, key in stored}
         for backend in self:
@@ -163,7 +165,10 @@ class DsyncBackend(models.Model):
         )
         exceptions = dict(
             self.env["dsync.exception"]._read_group(
-                [("backend_id", "in", self.ids), ("state", "in", ("open", "in_progress"))],
+                [
+                    ("backend_id", "in", self.ids),
+                    ("state", "in", ("open", "in_progress")),
+                ],
                 ["backend_id"],
                 ["__count"],
             )
@@ -209,7 +214,9 @@ class DsyncBackend(models.Model):
         for backend in self:
             backend.sudo().token = _new_token()
             backend.message_post(
-                body=_("Route token regenerated: update the webhook URL on the platform.")
+                body=_(
+                    "Route token regenerated: update the webhook URL on the platform."
+                )
             )
         return True
 
@@ -224,7 +231,12 @@ class DsyncBackend(models.Model):
         if method:
             return method()
         return [
-            {"code": "inbound", "name": "Inbound events", "direction": "in", "topics": ["*"]},
+            {
+                "code": "inbound",
+                "name": "Inbound events",
+                "direction": "in",
+                "topics": ["*"],
+            },
             {"code": "outbound", "name": "Outbound messages", "direction": "out"},
         ]
 
@@ -336,7 +348,8 @@ class DsyncBackend(models.Model):
 
     def action_view_events(self):
         return self._dsync_action(
-            "distribution_sync_core.dsync_event_action", [("backend_id", "in", self.ids)]
+            "distribution_sync_core.dsync_event_action",
+            [("backend_id", "in", self.ids)],
         )
 
     def action_view_exceptions(self):
@@ -384,13 +397,18 @@ class DsyncBackend(models.Model):
     def _cron_dsync_drain_outbox(self):
         """Drain the outbox of flows in interval mode whose time has come."""
         flows = self.env["dsync.flow"].search(
-            [("direction", "=", "out"), ("mode", "=", "interval"), ("backend_id.active", "=", True)]
+            [
+                ("direction", "=", "out"),
+                ("mode", "=", "interval"),
+                ("backend_id.active", "=", True),
+            ]
         )
         now = fields.Datetime.now()
         for flow in flows:
-            if flow.last_run_at and flow.last_run_at + timedelta(
-                minutes=flow.interval_minutes
-            ) > now:
+            if (
+                flow.last_run_at
+                and flow.last_run_at + timedelta(minutes=flow.interval_minutes) > now
+            ):
                 continue
             flow.last_run_at = now
             flow._enqueue_drain()

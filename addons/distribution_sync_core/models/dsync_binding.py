@@ -15,7 +15,9 @@ class DsyncBinding(models.Model):
     )
     company_id = fields.Many2one(related="backend_id.company_id", store=True)
     res_model = fields.Char("Odoo Model", required=True, index=True)
-    res_id = fields.Many2oneReference("Odoo Record", model_field="res_model", index=True)
+    res_id = fields.Many2oneReference(
+        "Odoo Record", model_field="res_model", index=True
+    )
     external_id = fields.Char(required=True)
     external_version = fields.Char(
         help="Version or updated_at of the last external state applied."
@@ -61,7 +63,9 @@ class DsyncBinding(models.Model):
         return self.env[res_model].browse(binding.res_id).exists() if binding else None
 
     @api.model
-    def _bind(self, backend, record, external_id, updated_at=None, version=None, event=None):
+    def _bind(
+        self, backend, record, external_id, updated_at=None, version=None, event=None
+    ):
         """Create or refresh the binding of ``record`` to ``external_id``."""
         binding = self._find(backend, record._name, external_id)
         vals = {"res_id": record.id}
@@ -83,7 +87,9 @@ class DsyncBinding(models.Model):
         """True when ``updated_at`` is older than what this binding applied."""
         self.ensure_one()
         return bool(
-            updated_at and self.external_updated_at and updated_at < self.external_updated_at
+            updated_at
+            and self.external_updated_at
+            and updated_at < self.external_updated_at
         )
 
     def action_open_record(self):

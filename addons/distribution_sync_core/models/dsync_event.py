@@ -40,7 +40,9 @@ class DsyncEvent(models.Model):
         "dsync.backend", required=True, ondelete="restrict", index=True, readonly=True
     )
     backend_type = fields.Selection(related="backend_id.backend_type")
-    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, readonly=True, index=True
+    )
     topic = fields.Char(required=True, readonly=True, index=True)
     payload = fields.Text(readonly=True, help="Raw body as it arrived.")
     payload_base64 = fields.Boolean(
@@ -70,7 +72,9 @@ class DsyncEvent(models.Model):
     last_error = fields.Text(readonly=True)
     processed_at = fields.Datetime(readonly=True)
     res_model = fields.Char("Result Model", readonly=True)
-    res_id = fields.Many2oneReference("Result Record", model_field="res_model", readonly=True)
+    res_id = fields.Many2oneReference(
+        "Result Record", model_field="res_model", readonly=True
+    )
     exception_ids = fields.One2many("dsync.exception", "event_id", readonly=True)
     payload_masked = fields.Boolean(readonly=True)
     payload_purged = fields.Boolean(readonly=True)
@@ -99,7 +103,9 @@ class DsyncEvent(models.Model):
         for event in self:
             event.payload_pretty = _pretty(event.payload)
             event.headers_pretty = (
-                json.dumps(event.headers, indent=2, sort_keys=True) if event.headers else False
+                json.dumps(event.headers, indent=2, sort_keys=True)
+                if event.headers
+                else False
             )
 
     # ------------------------------------------------------------------
@@ -116,7 +122,8 @@ class DsyncEvent(models.Model):
             return json.loads(self.payload)
         except ValueError as err:
             raise BusinessError(
-                "invalid_payload", _("Event %(id)s is not JSON: %(err)s", id=self.id, err=err)
+                "invalid_payload",
+                _("Event %(id)s is not JSON: %(err)s", id=self.id, err=err),
             ) from err
 
     def _dsync_guard_version(self, binding, updated_at, version=None):
@@ -125,8 +132,11 @@ class DsyncEvent(models.Model):
             return
         if binding._is_stale(updated_at):
             raise StaleEvent(
-                _("Source time %(new)s is older than the applied %(old)s.",
-                  new=updated_at, old=binding.external_updated_at)
+                _(
+                    "Source time %(new)s is older than the applied %(old)s.",
+                    new=updated_at,
+                    old=binding.external_updated_at,
+                )
             )
         same_time = updated_at and binding.external_updated_at == updated_at
         same_version = version and binding.external_version == str(version)
@@ -144,11 +154,15 @@ class DsyncEvent(models.Model):
         that a job is processing right now is locked: it is not queued again
         (the running job decides its fate).
         """
-        for event in self.filtered(lambda e: e.state in ("received", "queued", "failed")):
+        for event in self.filtered(
+            lambda e: e.state in ("received", "queued", "failed")
+        ):
             if not event._dsync_lock():
                 raise UserError(
-                    _("Event %s is being processed right now; try again in a moment.",
-                      event.id)
+                    _(
+                        "Event %s is being processed right now; try again in a moment.",
+                        event.id,
+                    )
                 )
             backend = event.backend_id.sudo()
             flow = backend._dsync_flow_for_topic(event.topic)
@@ -167,7 +181,9 @@ class DsyncEvent(models.Model):
             )
             # a deduplicated delay returns the pending job's record
             record = job.db_record() if hasattr(job, "db_record") else job
-            event.sudo().write({"state": "queued", "job_id": record.id, "last_error": False})
+            event.sudo().write(
+                {"state": "queued", "job_id": record.id, "last_error": False}
+            )
         return True
 
     # ------------------------------------------------------------------
@@ -214,8 +230,11 @@ class DsyncEvent(models.Model):
             if processor is None:
                 raise BusinessError(
                     "unsupported",
-                    _("No processor for topic %(topic)s on %(type)s backends.",
-                      topic=self.topic, type=backend.backend_type),
+                    _(
+                        "No processor for topic %(topic)s on %(type)s backends.",
+                        topic=self.topic,
+                        type=backend.backend_type,
+                    ),
                     kind_key=f"topic:{self.topic}",
                 )
             with self.env.cr.savepoint():
@@ -265,7 +284,9 @@ class DsyncEvent(models.Model):
         if result is not None and isinstance(result, models.BaseModel) and result:
             vals.update(res_model=result._name, res_id=result[:1].id)
         self.sudo().write(vals)
-        self.exception_ids.filtered(lambda e: e.state in ("open", "in_progress"))._dsync_auto_resolve(
+        self.exception_ids.filtered(
+            lambda e: e.state in ("open", "in_progress")
+        )._dsync_auto_resolve(
             _("Event %(id)s processed (%(state)s).", id=self.id, state=state)
         )
         return f"event {self.id}: {state}" + (f" ({note})" if note else "")
@@ -288,8 +309,10 @@ class DsyncEvent(models.Model):
         retryable = self.filtered(lambda e: e.state in ("failed", "received", "queued"))
         if not retryable:
             raise UserError(
-                _("Only failed or waiting events can be retried; rejected, stale, "
-                  "duplicate and done events are kept as a record only.")
+                _(
+                    "Only failed or waiting events can be retried; rejected, stale, "
+                    "duplicate and done events are kept as a record only."
+                )
             )
         retryable._dsync_enqueue()
         return True

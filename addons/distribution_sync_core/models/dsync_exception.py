@@ -23,7 +23,12 @@ TEAMS = [
     ("customer_service", "Customer Service"),
     ("it", "IT"),
 ]
-SEVERITIES = [("low", "Low"), ("normal", "Normal"), ("high", "High"), ("critical", "Critical")]
+SEVERITIES = [
+    ("low", "Low"),
+    ("normal", "Normal"),
+    ("high", "High"),
+    ("critical", "Critical"),
+]
 OPEN_STATES = ("open", "in_progress")
 
 
@@ -38,7 +43,9 @@ class DsyncException(models.Model):
     name = fields.Char(required=True, tracking=True)
     category = fields.Selection(CATEGORIES, required=True, tracking=True, index=True)
     team = fields.Selection(TEAMS, required=True, tracking=True, index=True)
-    severity = fields.Selection(SEVERITIES, default="normal", required=True, tracking=True)
+    severity = fields.Selection(
+        SEVERITIES, default="normal", required=True, tracking=True
+    )
     severity_rank = fields.Integer(compute="_compute_severity_rank", store=True)
     state = fields.Selection(
         [
@@ -53,8 +60,12 @@ class DsyncException(models.Model):
         index=True,
     )
     user_id = fields.Many2one("res.users", string="Assignee", tracking=True)
-    backend_id = fields.Many2one("dsync.backend", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    backend_id = fields.Many2one(
+        "dsync.backend", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(
+        related="backend_id.company_id", store=True, index=True
+    )
     message = fields.Text(required=True)
     details = fields.Text(help="Technical details (traceback, platform answer).")
     kind_key = fields.Char(
@@ -86,7 +97,9 @@ class DsyncException(models.Model):
     def _compute_same_kind_count(self):
         for exc in self:
             exc.same_kind_count = (
-                len(exc._same_kind()) if exc.kind_key and exc.state in OPEN_STATES else 0
+                len(exc._same_kind())
+                if exc.kind_key and exc.state in OPEN_STATES
+                else 0
             )
 
     # ------------------------------------------------------------------
@@ -117,9 +130,11 @@ class DsyncException(models.Model):
             return existing
         record = err.record
         vals = {
-            "name": _("%(category)s: %(message)s",
-                      category=dict(CATEGORIES)[err.category],
-                      message=(err.message or "")[:120]),
+            "name": _(
+                "%(category)s: %(message)s",
+                category=dict(CATEGORIES)[err.category],
+                message=(err.message or "")[:120],
+            ),
             "category": err.category,
             "team": err.team or CATEGORY_TEAMS[err.category],
             "severity": err.severity,
@@ -165,7 +180,9 @@ class DsyncException(models.Model):
         todo = self.filtered(lambda e: e.state in OPEN_STATES)
         if not todo:
             raise UserError(_("Only open exceptions can be retried."))
-        events = todo.event_id.filtered(lambda e: e.state in ("failed", "received", "queued"))
+        events = todo.event_id.filtered(
+            lambda e: e.state in ("failed", "received", "queued")
+        )
         messages = todo.outbox_id.filtered(lambda m: m.state == "failed")
         if events:
             events.sudo()._dsync_enqueue()

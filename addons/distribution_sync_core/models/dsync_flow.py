@@ -45,9 +45,17 @@ class DsyncFlow(models.Model):
     channel = fields.Char(compute="_compute_channel")
 
     _sql_constraints = [
-        ("code_unique", "unique(backend_id, code)", "A flow code is unique per backend."),
+        (
+            "code_unique",
+            "unique(backend_id, code)",
+            "A flow code is unique per backend.",
+        ),
         ("max_retries_positive", "CHECK(max_retries >= 1)", "At least one attempt."),
-        ("batch_positive", "CHECK(batch_size >= 1)", "The batch size must be positive."),
+        (
+            "batch_positive",
+            "CHECK(batch_size >= 1)",
+            "The batch size must be positive.",
+        ),
     ]
 
     def _compute_channel(self):

@@ -31,10 +31,14 @@ class DsyncOutbox(models.Model):
     backend_id = fields.Many2one(
         "dsync.backend", required=True, ondelete="restrict", index=True, readonly=True
     )
-    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, readonly=True, index=True
+    )
     flow_code = fields.Char(required=True, readonly=True, index=True)
     coalesce_key = fields.Char(
-        "Key", required=True, readonly=True,
+        "Key",
+        required=True,
+        readonly=True,
         help="Messages with the same key replace each other while pending "
         "(the latest stock level of a SKU and location wins).",
     )
@@ -52,7 +56,9 @@ class DsyncOutbox(models.Model):
     coalesced_count = fields.Integer(readonly=True, default=0)
     correlation_id = fields.Char(readonly=True, index=True)
     res_model = fields.Char("Source Model", readonly=True)
-    res_id = fields.Many2oneReference("Source Record", model_field="res_model", readonly=True)
+    res_id = fields.Many2oneReference(
+        "Source Record", model_field="res_model", readonly=True
+    )
     exception_ids = fields.One2many("dsync.exception", "outbox_id", readonly=True)
     payload_masked = fields.Boolean(readonly=True)
     payload_purged = fields.Boolean(readonly=True)
@@ -69,9 +75,11 @@ class DsyncOutbox(models.Model):
     def _compute_payload_pretty(self):
         for message in self:
             try:
-                message.payload_pretty = json.dumps(
-                    json.loads(message.payload), indent=2, sort_keys=True
-                ) if message.payload else False
+                message.payload_pretty = (
+                    json.dumps(json.loads(message.payload), indent=2, sort_keys=True)
+                    if message.payload
+                    else False
+                )
             except ValueError:
                 message.payload_pretty = message.payload
 
@@ -239,8 +247,11 @@ class DsyncOutbox(models.Model):
             self._dsync_mark_failed(
                 BusinessError(
                     "unsupported",
-                    _("No sender for flow %(flow)s on %(type)s backends.",
-                      flow=flow.code, type=backend.backend_type),
+                    _(
+                        "No sender for flow %(flow)s on %(type)s backends.",
+                        flow=flow.code,
+                        type=backend.backend_type,
+                    ),
                     kind_key=f"flow:{flow.code}",
                 )
             )
@@ -318,7 +329,9 @@ class DsyncOutbox(models.Model):
             ]
         )
         for message in messages:
-            message.write({"payload": mask_payload(message.payload), "payload_masked": True})
+            message.write(
+                {"payload": mask_payload(message.payload), "payload_masked": True}
+            )
         return len(messages)
 
     @api.model

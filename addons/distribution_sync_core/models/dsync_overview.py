@@ -25,9 +25,7 @@ class DsyncOverview(models.Model):
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
-        team_labels = " ".join(
-            f"WHEN '{code}' THEN '{label}'" for code, label in TEAMS
-        )
+        team_labels = " ".join(f"WHEN '{code}' THEN '{label}'" for code, label in TEAMS)
         state_labels = " ".join(
             f"WHEN '{code}' THEN '{label}'" for code, label in EVENT_STATES
         )
@@ -55,7 +53,10 @@ class DsyncOverview(models.Model):
         self.ensure_one()
         if self.kind == "exception":
             xmlid = "distribution_sync_core.dsync_exception_action"
-            domain = [("team", "=", self.code), ("state", "in", ("open", "in_progress"))]
+            domain = [
+                ("team", "=", self.code),
+                ("state", "in", ("open", "in_progress")),
+            ]
         else:
             xmlid = "distribution_sync_core.dsync_event_action"
             domain = [("state", "=", self.code)]

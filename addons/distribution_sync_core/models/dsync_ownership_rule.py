@@ -51,7 +51,10 @@ class DsyncOwnershipRule(models.Model):
     @api.model
     def _owner_of(self, business_object, company):
         rule = self.sudo().search(
-            [("business_object", "=", business_object), ("company_id", "=", company.id)],
+            [
+                ("business_object", "=", business_object),
+                ("company_id", "=", company.id),
+            ],
             limit=1,
         )
         return rule.owner if rule else None
@@ -75,8 +78,12 @@ class DsyncOwnershipRule(models.Model):
         label = dict(BUSINESS_OBJECTS)[business_object]
         raise BusinessError(
             "conflict",
-            _("%(backend)s tried to change the %(object)s, which %(owner)s owns.",
-              backend=backend.name, object=label.lower(), owner=owner),
+            _(
+                "%(backend)s tried to change the %(object)s, which %(owner)s owns.",
+                backend=backend.name,
+                object=label.lower(),
+                owner=owner,
+            ),
             kind_key=f"{business_object}:{backend.backend_type}",
             record=record,
         )

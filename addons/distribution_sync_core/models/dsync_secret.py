@@ -26,7 +26,9 @@ class DsyncSecret(models.Model):
         if record:
             record.ciphertext = ciphertext
         else:
-            self.create({"backend_id": backend.id, "key": key, "ciphertext": ciphertext})
+            self.create(
+                {"backend_id": backend.id, "key": key, "ciphertext": ciphertext}
+            )
 
     def _get(self, backend, key):
         record = self.search([("backend_id", "=", backend.id), ("key", "=", key)])

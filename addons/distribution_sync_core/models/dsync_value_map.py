@@ -25,7 +25,9 @@ class DsyncValueMap(models.Model):
     backend_id = fields.Many2one("dsync.backend", required=True, ondelete="cascade")
     company_id = fields.Many2one(related="backend_id.company_id", store=True)
     map_type = fields.Selection(MAP_TYPES, required=True)
-    external_code = fields.Char(required=True, help="The code as the platform sends it.")
+    external_code = fields.Char(
+        required=True, help="The code as the platform sends it."
+    )
     external_label = fields.Char()
     target_ref = fields.Reference(
         selection="_selection_target_model", string="Odoo Record"
@@ -68,7 +70,11 @@ class DsyncValueMap(models.Model):
         label = dict(MAP_TYPES)[map_type]
         raise BusinessError(
             "missing_mapping",
-            _("No mapping for %(type)s '%(code)s' on %(backend)s.",
-              type=label, code=external_code, backend=backend.name),
+            _(
+                "No mapping for %(type)s '%(code)s' on %(backend)s.",
+                type=label,
+                code=external_code,
+                backend=backend.name,
+            ),
             kind_key=f"{map_type}:{external_code}",
         )

@@ -14,7 +14,9 @@ from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
 from odoo.addons.queue_job.job import Job
 
 
-def run_jobs(env, channel_prefix="root.dsync", ignore_eta=True, max_rounds=50, converge=True):
+def run_jobs(
+    env, channel_prefix="root.dsync", ignore_eta=True, max_rounds=50, converge=True
+):
     """Perform stored pending jobs until none is left; return what ran.
 
     Mirrors ``RunJobController._runjob``: started → perform → done, and on
@@ -29,7 +31,9 @@ def run_jobs(env, channel_prefix="root.dsync", ignore_eta=True, max_rounds=50, c
         records = env["queue.job"].sudo().search(domain, order="id")
         if not ignore_eta:
             now = fields.Datetime.now()
-            records = records.filtered(lambda r: not r.eta or r.eta <= now)
+            records = records.browse(
+                [r.id for r in records if not r.eta or r.eta <= now]
+            )
         if not records:
             return ran
         for record in records:
@@ -77,10 +81,13 @@ class DsyncCase(TransactionCase):
     def processor(self, topic, func):
         """Install ``func(backend, event)`` as the generic processor of ``topic``."""
         slug = topic.replace("/", "_").replace(".", "_")
+
         def method(backend, event):
             return func(backend, event)
 
-        with patch.object(self.Backend, f"_generic_process_{slug}", method, create=True):
+        with patch.object(
+            self.Backend, f"_generic_process_{slug}", method, create=True
+        ):
             yield
 
     @contextmanager
@@ -88,7 +95,9 @@ class DsyncCase(TransactionCase):
         def method(backend, messages):
             return func(backend, messages)
 
-        with patch.object(self.Backend, f"_generic_send_{flow_code}", method, create=True):
+        with patch.object(
+            self.Backend, f"_generic_send_{flow_code}", method, create=True
+        ):
             yield
 
     def make_event(self, topic="ping", data=None, dedup_key=None, backend=None, **vals):

@@ -53,7 +53,9 @@ class CommittedCase(unittest.TestCase):
                     "backend_id": backend.id,
                     "company_id": backend.company_id.id,
                     "topic": "probe",
-                    "payload": json.dumps({"ref": f"probe-{self.tag}-{self._testMethodName}"}),
+                    "payload": json.dumps(
+                        {"ref": f"probe-{self.tag}-{self._testMethodName}"}
+                    ),
                     "dedup_key": uuid.uuid4().hex,
                 }
             )
@@ -65,7 +67,10 @@ class CommittedCase(unittest.TestCase):
         self.block = True
         processor = self.make_processor()
         patcher = patch.object(
-            self.registry["dsync.backend"], "_generic_process_probe", processor, create=True
+            self.registry["dsync.backend"],
+            "_generic_process_probe",
+            processor,
+            create=True,
         )
         patcher.start()
         self.addCleanup(patcher.stop)
@@ -74,7 +79,9 @@ class CommittedCase(unittest.TestCase):
         test = self
 
         def probe(backend, event):
-            partner = backend.env["res.partner"].create({"name": "probe", "ref": test.ref})
+            partner = backend.env["res.partner"].create(
+                {"name": "probe", "ref": test.ref}
+            )
             backend.env.flush_all()
             if test.block:
                 test.started.set()
@@ -87,11 +94,18 @@ class CommittedCase(unittest.TestCase):
         with self.committed_env() as env:
             env.cr.execute("DELETE FROM res_partner WHERE ref = %s", (self.ref,))
             env.cr.execute(
-                "DELETE FROM queue_job WHERE identity_key = %s", (f"dsync-event-{self.event_id}",)
+                "DELETE FROM queue_job WHERE identity_key = %s",
+                (f"dsync-event-{self.event_id}",),
             )
-            env.cr.execute("DELETE FROM dsync_exception WHERE backend_id = %s", (self.backend_id,))
-            env.cr.execute("DELETE FROM dsync_event WHERE backend_id = %s", (self.backend_id,))
-            env.cr.execute("DELETE FROM dsync_backend WHERE id = %s", (self.backend_id,))
+            env.cr.execute(
+                "DELETE FROM dsync_exception WHERE backend_id = %s", (self.backend_id,)
+            )
+            env.cr.execute(
+                "DELETE FROM dsync_event WHERE backend_id = %s", (self.backend_id,)
+            )
+            env.cr.execute(
+                "DELETE FROM dsync_backend WHERE id = %s", (self.backend_id,)
+            )
 
     def snapshot(self):
         with self.committed_env() as env:
@@ -114,7 +128,11 @@ class CommittedCase(unittest.TestCase):
         own enqueue (a recovery job, an integrator's script...)."""
         with self.committed_env() as env:
             event = env["dsync.event"].browse(self.event_id)
-            return event.with_delay(identity_key=f"dsync-event-{event.id}")._dsync_run().uuid
+            return (
+                event.with_delay(identity_key=f"dsync-event-{event.id}")
+                ._dsync_run()
+                .uuid
+            )
 
     def thread(self, target):
         outcome = {}
@@ -195,7 +213,9 @@ class TestWorkerCrash(CommittedCase):
 
         with mute_logger("odoo.sql_db"):
             thread, outcome = self.thread(worker)
-            self.assertTrue(self.started.wait(WAIT), "worker never reached the processor")
+            self.assertTrue(
+                self.started.wait(WAIT), "worker never reached the processor"
+            )
             # the worker has applied its effect, not committed: kill its connection
             with self.committed_env() as env:
                 env.cr.execute("SELECT pg_terminate_backend(%s)", (pids["pid"],))
@@ -204,10 +224,14 @@ class TestWorkerCrash(CommittedCase):
             thread.join(WAIT)
         self.assertFalse(thread.is_alive())
         self.assertIsInstance(
-            outcome.get("error"), psycopg2.Error | AssertionError, f"worker should have died: {outcome}"
+            outcome.get("error"),
+            psycopg2.Error | AssertionError,
+            f"worker should have died: {outcome}",
         )
         state = self.snapshot()
-        self.assertEqual(state["partners"], 0, "nothing of the killed transaction remains")
+        self.assertEqual(
+            state["partners"], 0, "nothing of the killed transaction remains"
+        )
         self.assertEqual(state["event"], "queued")
         self.assertEqual(state["job"], "started", "the runner still believes it runs")
 
@@ -215,8 +239,8 @@ class TestWorkerCrash(CommittedCase):
         # it has been enqueued for more than 10 s: age it instead of sleeping.
         with self.committed_env() as env:
             env.cr.execute(
-                "UPDATE queue_job SET date_enqueued = date_enqueued - interval '1 minute' "
-                "WHERE uuid = %s",
+                "UPDATE queue_job SET date_enqueued = date_enqueued"
+                " - interval '1 minute' WHERE uuid = %s",
                 (job_uuid,),
             )
         runner_db.requeue_dead_jobs()
@@ -231,7 +255,9 @@ class TestWorkerCrash(CommittedCase):
             self.assertTrue(job)
             RunJobController._try_perform_job(env, job)
         state = self.snapshot()
-        self.assertEqual(state, {"partners": 1, "event": "done", "job": "done", "retry": 2})
+        self.assertEqual(
+            state, {"partners": 1, "event": "done", "job": "done", "retry": 2}
+        )
 
         # a second requeue changes nothing; a done event is never queued
         # again, and any other job for it finds nothing to do

@@ -13,19 +13,27 @@ class TestSignatures(unittest.TestCase):
     body = b'{"id": 1, "note": "caf\xc3\xa9"}'
 
     def test_base64_hmac(self):
-        good = base64.b64encode(hmac.new(b"k", self.body, hashlib.sha256).digest()).decode()
+        good = base64.b64encode(
+            hmac.new(b"k", self.body, hashlib.sha256).digest()
+        ).decode()
         self.assertTrue(intake.verify_base64_hmac("k", self.body, good))
         self.assertFalse(intake.verify_base64_hmac("other", self.body, good))
         self.assertFalse(intake.verify_base64_hmac("k", self.body + b" ", good))
         self.assertFalse(intake.verify_base64_hmac("k", self.body, None))
-        self.assertFalse(intake.verify_base64_hmac(False, self.body, good), "no secret, no trust")
+        self.assertFalse(
+            intake.verify_base64_hmac(False, self.body, good), "no secret, no trust"
+        )
 
     def test_hex_hmac_with_prefix(self):
         message = b"1700000000." + self.body
         good = "sha256=" + hmac.new(b"k", message, hashlib.sha256).hexdigest()
         self.assertTrue(intake.verify_hex_hmac("k", message, good, prefix="sha256="))
-        self.assertFalse(intake.verify_hex_hmac("k", message, good[7:], prefix="sha256="))
-        self.assertFalse(intake.verify_hex_hmac("k", message, "sha256=00", prefix="sha256="))
+        self.assertFalse(
+            intake.verify_hex_hmac("k", message, good[7:], prefix="sha256=")
+        )
+        self.assertFalse(
+            intake.verify_hex_hmac("k", message, "sha256=00", prefix="sha256=")
+        )
 
 
 class TestRateLimiter(unittest.TestCase):
@@ -35,7 +43,9 @@ class TestRateLimiter(unittest.TestCase):
         allowed = [limiter.allow(key, 60, now=100.0) for _i in range(61)]
         self.assertEqual(allowed[:60], [0] * 60)
         self.assertGreaterEqual(allowed[60], 1, "61st request in the same second waits")
-        self.assertEqual(limiter.allow(key, 60, now=101.5), 0, "tokens refill over time")
+        self.assertEqual(
+            limiter.allow(key, 60, now=101.5), 0, "tokens refill over time"
+        )
         self.assertEqual(limiter.allow(("db", 2), 60, now=100.0), 0, "per backend")
         self.assertEqual(limiter.allow(key, 0, now=100.0), 0, "0 = no limit")
 

@@ -15,7 +15,9 @@ class TestOutbox(DsyncCase):
         return self.Outbox._dsync_post(self.backend, "outbound", key, data, **kw)
 
     def recording_sender(self, backend, messages):
-        self.sent.append([(m.coalesce_key, m._dsync_data(), m.idempotency_key) for m in messages])
+        self.sent.append(
+            [(m.coalesce_key, m._dsync_data(), m.idempotency_key) for m in messages]
+        )
         return {}
 
     def test_coalescing_latest_wins(self):
@@ -26,7 +28,9 @@ class TestOutbox(DsyncCase):
         self.assertNotEqual(first, other)
         self.assertEqual(first._dsync_data(), {"qty": 3})
         self.assertEqual(first.coalesced_count, 1)
-        self.assertEqual(self.Outbox.search_count([("backend_id", "=", self.backend.id)]), 2)
+        self.assertEqual(
+            self.Outbox.search_count([("backend_id", "=", self.backend.id)]), 2
+        )
 
     def test_batches_and_idempotency(self):
         self.flow("outbound").batch_size = 2
@@ -82,7 +86,10 @@ class TestOutbox(DsyncCase):
         self.assertGreaterEqual(wait, 29)
         self.assertLessEqual(wait, 61)
         drains = self.env["queue.job"].search(
-            [("identity_key", "=", f"dsync-drain-{self.backend.id}-outbound"), ("state", "=", "pending")]
+            [
+                ("identity_key", "=", f"dsync-drain-{self.backend.id}-outbound"),
+                ("state", "=", "pending"),
+            ]
         )
         self.assertEqual(len(drains), 1, "the next drain waits for the retry time")
         self.assertTrue(drains.eta)
@@ -90,7 +97,10 @@ class TestOutbox(DsyncCase):
     def test_per_message_business_error(self):
         def partial(backend, messages):
             bad = messages.filtered(lambda m: m.coalesce_key == "BAD")
-            return {m.id: BusinessError("platform_rejected", "unknown inventory item") for m in bad}
+            return {
+                m.id: BusinessError("platform_rejected", "unknown inventory item")
+                for m in bad
+            }
 
         good = self.post("GOOD", {"qty": 1})
         bad = self.post("BAD", {"qty": 1})
@@ -98,7 +108,10 @@ class TestOutbox(DsyncCase):
             run_jobs(self.env, ignore_eta=False)
         self.assertEqual(good.state, "sent")
         self.assertEqual(bad.state, "failed")
-        self.assertEqual((bad.exception_ids.category, bad.exception_ids.team), ("platform_rejected", "operations"))
+        self.assertEqual(
+            (bad.exception_ids.category, bad.exception_ids.team),
+            ("platform_rejected", "operations"),
+        )
         # fixing and retrying from the exception sends it
         with self.sender("outbound", self.recording_sender):
             bad.exception_ids.action_retry()
@@ -107,7 +120,9 @@ class TestOutbox(DsyncCase):
         self.assertEqual(bad.exception_ids.state, "resolved")
 
     def test_circuit_breaker_opens_and_holds_sends(self):
-        self.backend.write({"circuit_failure_threshold": 2, "circuit_cooldown_seconds": 600})
+        self.backend.write(
+            {"circuit_failure_threshold": 2, "circuit_cooldown_seconds": 600}
+        )
         calls = []
 
         def down(backend, messages):
@@ -115,12 +130,18 @@ class TestOutbox(DsyncCase):
             raise TransientError("connection refused")
 
         message = self.post("SKU-1", {"qty": 1})
-        with self.sender("outbound", down), mute_logger("odoo.addons.distribution_sync_core.models.dsync_backend"):
+        with (
+            self.sender("outbound", down),
+            mute_logger("odoo.addons.distribution_sync_core.models.dsync_backend"),
+        ):
             for _attempt in range(4):
                 self.time_passes()
                 run_jobs(self.env, ignore_eta=False)
-        self.assertEqual(len(calls), 2, "after 2 failures the circuit is open: no more calls")
+        self.assertEqual(
+            len(calls), 2, "after 2 failures the circuit is open: no more calls"
+        )
         self.assertTrue(self.backend._dsync_circuit_is_open())
+        self.assertEqual((message.state, message.attempts), ("pending", 2))
         self.backend.action_reset_circuit()
         self.assertFalse(self.backend._dsync_circuit_is_open())
 
@@ -128,7 +149,16 @@ class TestOutbox(DsyncCase):
         flow = self.flow("outbound")
         flow.write({"mode": "interval", "interval_minutes": 5})
         self.post("SKU-1", {"qty": 1})
-        self.assertFalse(self.env["queue.job"].search_count([("identity_key", "like", f"dsync-drain-{self.backend.id}-")]))
+        self.assertFalse(
+            self.env["queue.job"].search_count(
+                [("identity_key", "like", f"dsync-drain-{self.backend.id}-")]
+            )
+        )
         self.env["dsync.backend"]._cron_dsync_drain_outbox()
-        self.assertEqual(self.env["queue.job"].search_count([("identity_key", "=", f"dsync-drain-{self.backend.id}-outbound")]), 1)
+        self.assertEqual(
+            self.env["queue.job"].search_count(
+                [("identity_key", "=", f"dsync-drain-{self.backend.id}-outbound")]
+            ),
+            1,
+        )
         self.assertTrue(flow.last_run_at)

@@ -33,7 +33,9 @@ class TestPipeline(DsyncCase):
             event._dsync_enqueue()
             self.assertEqual(event.state, "queued")
             self.assertTrue(event.job_id, "the job is stored and linked")
-            self.assertEqual(event.job_id.channel, f"root.dsync.generic_{self.backend.id}.inbound")
+            self.assertEqual(
+                event.job_id.channel, f"root.dsync.generic_{self.backend.id}.inbound"
+            )
             ran = run_jobs(self.env)
             # a done event is not queued again, and a stray job for it is a no-op
             event._dsync_enqueue()
@@ -52,12 +54,18 @@ class TestPipeline(DsyncCase):
         event = self.make_event("ping", {"name": "Ann", "ref": "P-2"})
         event._dsync_enqueue()
         event._dsync_enqueue()
-        jobs = self.env["queue.job"].search([("identity_key", "=", f"dsync-event-{event.id}")])
+        jobs = self.env["queue.job"].search(
+            [("identity_key", "=", f"dsync-event-{event.id}")]
+        )
         self.assertEqual(len(jobs), 1)
 
     def test_business_error_then_fix_mapping_then_retry(self):
-        events = self.make_event("order", {"name": "A", "ref": "B-1", "gateway": "paypal"})
-        events |= self.make_event("order", {"name": "B", "ref": "B-2", "gateway": "paypal"})
+        events = self.make_event(
+            "order", {"name": "A", "ref": "B-1", "gateway": "paypal"}
+        )
+        events |= self.make_event(
+            "order", {"name": "B", "ref": "B-2", "gateway": "paypal"}
+        )
         with self.processor("order", lookup_then_create):
             events._dsync_enqueue()
             run_jobs(self.env)
@@ -66,7 +74,9 @@ class TestPipeline(DsyncCase):
             self.assertEqual(len(exceptions), 2)
             self.assertEqual(set(exceptions.mapped("category")), {"missing_mapping"})
             self.assertEqual(set(exceptions.mapped("team")), {"it"})
-            self.assertEqual(set(exceptions.mapped("kind_key")), {"payment_method:paypal"})
+            self.assertEqual(
+                set(exceptions.mapped("kind_key")), {"payment_method:paypal"}
+            )
             self.assertEqual(exceptions[0].same_kind_count, 2)
             self.assertIn("paypal", exceptions[0].message)
             self.assertEqual(self.partners("B-1"), 0)
@@ -99,7 +109,10 @@ class TestPipeline(DsyncCase):
             event._dsync_enqueue()
             run_jobs(self.env)
         exc = event.exception_ids
-        self.assertEqual((exc.category, exc.team, exc.state), ("unknown_product", "warehouse", "open"))
+        self.assertEqual(
+            (exc.category, exc.team, exc.state),
+            ("unknown_product", "warehouse", "open"),
+        )
         self.assertEqual(exc.correlation_id, event.correlation_id)
 
     def test_transient_error_backs_off_then_exception(self):
@@ -110,7 +123,9 @@ class TestPipeline(DsyncCase):
             raise requests.ConnectionError("platform unreachable")
 
         flow = self.flow("inbound")
-        flow.write({"max_retries": 4, "retry_base_seconds": 10, "retry_max_seconds": 1000})
+        flow.write(
+            {"max_retries": 4, "retry_base_seconds": 10, "retry_max_seconds": 1000}
+        )
         event = self.make_event("ping")
         with self.processor("ping", flaky):
             event._dsync_enqueue()
@@ -168,13 +183,19 @@ class TestPipeline(DsyncCase):
         with self.processor("ping", half_then_fail):
             event._dsync_enqueue()
             run_jobs(self.env)
-        self.assertEqual(self.partners("R-1"), 0, "a failed event leaves no half effect")
+        self.assertEqual(
+            self.partners("R-1"), 0, "a failed event leaves no half effect"
+        )
         self.assertEqual(event.exception_ids.team, "finance")
 
     def test_stale_and_duplicate_versions(self):
         partner = self.env["res.partner"].create({"name": "Bound"})
         binding = self.env["dsync.binding"]._bind(
-            self.backend, partner, "ext-1", updated_at=datetime(2026, 1, 2, 10, 0), version="v2"
+            self.backend,
+            partner,
+            "ext-1",
+            updated_at=datetime(2026, 1, 2, 10, 0),
+            version="v2",
         )
 
         def guarded(backend, event):
@@ -182,12 +203,21 @@ class TestPipeline(DsyncCase):
             ts = datetime.fromisoformat(data["updated_at"])
             event._dsync_guard_version(binding, ts, data.get("version"))
             partner.name = data["name"]
-            binding.write({"external_updated_at": ts, "external_version": data["version"]})
+            binding.write(
+                {"external_updated_at": ts, "external_version": data["version"]}
+            )
             return partner
 
-        older = self.make_event("upd", {"name": "Old", "updated_at": "2026-01-01T10:00:00", "version": "v1"})
-        same = self.make_event("upd", {"name": "Same", "updated_at": "2026-01-02T10:00:00", "version": "v2"})
-        newer = self.make_event("upd", {"name": "New", "updated_at": "2026-01-03T10:00:00", "version": "v3"})
+        older = self.make_event(
+            "upd", {"name": "Old", "updated_at": "2026-01-01T10:00:00", "version": "v1"}
+        )
+        same = self.make_event(
+            "upd",
+            {"name": "Same", "updated_at": "2026-01-02T10:00:00", "version": "v2"},
+        )
+        newer = self.make_event(
+            "upd", {"name": "New", "updated_at": "2026-01-03T10:00:00", "version": "v3"}
+        )
         with self.processor("upd", guarded):
             (older | same | newer)._dsync_enqueue()
             run_jobs(self.env)
@@ -195,7 +225,9 @@ class TestPipeline(DsyncCase):
         self.assertEqual(same.state, "duplicate")
         self.assertEqual(newer.state, "done")
         self.assertEqual(partner.name, "New")
-        self.assertFalse((older | same).exception_ids, "stale is recorded, not an exception")
+        self.assertFalse(
+            (older | same).exception_ids, "stale is recorded, not an exception"
+        )
 
     def test_out_of_order_delivery_same_final_state(self):
         partner = self.env["res.partner"].create({"name": "Bound"})
@@ -209,8 +241,12 @@ class TestPipeline(DsyncCase):
             binding.external_updated_at = ts
             return partner
 
-        newer = self.make_event("upd", {"name": "v2", "updated_at": "2026-02-02T00:00:00"})
-        older = self.make_event("upd", {"name": "v1", "updated_at": "2026-02-01T00:00:00"})
+        newer = self.make_event(
+            "upd", {"name": "v2", "updated_at": "2026-02-02T00:00:00"}
+        )
+        older = self.make_event(
+            "upd", {"name": "v1", "updated_at": "2026-02-01T00:00:00"}
+        )
         with self.processor("upd", guarded):
             newer._dsync_enqueue()
             run_jobs(self.env)
@@ -224,13 +260,20 @@ class TestPipeline(DsyncCase):
             return event._dsync_data()["missing"]
 
         event = self.make_event("ping", {"id": 3})
-        with self.processor("ping", buggy), mute_logger("odoo.addons.distribution_sync_core.models.dsync_event"):
+        with (
+            self.processor("ping", buggy),
+            mute_logger("odoo.addons.distribution_sync_core.models.dsync_event"),
+        ):
             event._dsync_enqueue()
             run_jobs(self.env)
         exc = event.exception_ids
         self.assertEqual(exc.category, "processing_error")
         self.assertIn("KeyError", exc.details)
-        self.assertEqual(event.job_id.state, "done", "the job itself did its work: it recorded the failure")
+        self.assertEqual(
+            event.job_id.state,
+            "done",
+            "the job itself did its work: it recorded the failure",
+        )
 
     def test_unknown_topic_is_unsupported_exception(self):
         event = self.make_event("nobody/handles")
@@ -244,18 +287,24 @@ class TestPipeline(DsyncCase):
         event._dsync_enqueue()
         run_jobs(self.env)
         exc = event.exception_ids
-        wizard = self.env["dsync.exception.ignore"].with_context(active_ids=exc.ids).create(
-            {"reason": "handled by phone"}
+        wizard = (
+            self.env["dsync.exception.ignore"]
+            .with_context(active_ids=exc.ids)
+            .create({"reason": "handled by phone"})
         )
         wizard.action_confirm()
-        self.assertEqual((exc.state, exc.ignore_reason), ("ignored", "handled by phone"))
+        self.assertEqual(
+            (exc.state, exc.ignore_reason), ("ignored", "handled by phone")
+        )
         exc.action_reopen()
         self.assertEqual(exc.state, "open")
         with self.assertRaises(UserError):
             exc._dsync_ignore("  ")
 
     def test_rejected_events_cannot_be_retried(self):
-        event = self.make_event("ping", state="rejected", dedup_key=False, reject_reason="bad signature")
+        event = self.make_event(
+            "ping", state="rejected", dedup_key=False, reject_reason="bad signature"
+        )
         with self.assertRaises(UserError):
             event.action_retry()
 
@@ -263,7 +312,9 @@ class TestPipeline(DsyncCase):
         Rule = self.env["dsync.ownership.rule"]
         Rule.search([("business_object", "=", "tracking")]).unlink()
         self.assertTrue(Rule._may_change(self.backend, "tracking"), "no rule: allowed")
-        self.assertFalse(Rule._may_change(self.backend, "stock_level"), "Odoo owns stock levels")
+        self.assertFalse(
+            Rule._may_change(self.backend, "stock_level"), "Odoo owns stock levels"
+        )
 
         def change_stock(backend, event):
             backend.env["dsync.ownership.rule"]._check_change(backend, "stock_level")

@@ -11,8 +11,17 @@ ORDER = {
     "id": 820982911946154508,
     "email": "jon@example.com",
     "total_price": "12.00",
-    "customer": {"id": 115310627314723954, "first_name": "Jon", "email": "jon@example.com", "phone": "+1-555"},
-    "shipping_address": {"address1": "1 Main St", "city": "Ottawa", "country_code": "CA"},
+    "customer": {
+        "id": 115310627314723954,
+        "first_name": "Jon",
+        "email": "jon@example.com",
+        "phone": "+1-555",
+    },
+    "shipping_address": {
+        "address1": "1 Main St",
+        "city": "Ottawa",
+        "country_code": "CA",
+    },
     "line_items": [{"sku": "SKU-1", "quantity": 2, "name": "Widget"}],
 }
 
@@ -30,7 +39,9 @@ class TestRetention(DsyncCase):
         masked = json.loads(mask_payload(json.dumps(ORDER)))
         self.assertEqual(masked["email"], "***")
         self.assertEqual(masked["customer"]["first_name"], "***")
-        self.assertEqual(masked["customer"]["id"], ORDER["customer"]["id"], "ids stay for tracing")
+        self.assertEqual(
+            masked["customer"]["id"], ORDER["customer"]["id"], "ids stay for tracing"
+        )
         self.assertEqual(masked["shipping_address"]["city"], "***")
         self.assertEqual(masked["shipping_address"]["country_code"], "***")
         self.assertEqual(masked["total_price"], "12.00")
@@ -40,7 +51,9 @@ class TestRetention(DsyncCase):
     def test_cron_masks_then_purges_per_backend_days(self):
         self.backend.write({"pii_mask_days": 30, "payload_retention_days": 90})
         fresh = self.make_event("orders/create", ORDER)
-        month = self.make_event("orders/create", ORDER, headers={"X-Customer-Email": "jon@example.com"})
+        month = self.make_event(
+            "orders/create", ORDER, headers={"X-Customer-Email": "jon@example.com"}
+        )
         old = self.make_event("orders/create", ORDER)
         self.backdate(month, 40)
         self.backdate(old, 100)

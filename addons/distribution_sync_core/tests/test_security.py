@@ -13,7 +13,9 @@ class TestSecurity(DsyncCase):
         super().setUpClass()
         cls.company_b = cls.env["res.company"].create({"name": "Company B"})
         cls.sync_user = new_test_user(
-            cls.env, login="dsync_user", groups="distribution_sync_core.group_dsync_user"
+            cls.env,
+            login="dsync_user",
+            groups="distribution_sync_core.group_dsync_user",
         )
         cls.manager = new_test_user(
             cls.env,
@@ -32,7 +34,9 @@ class TestSecurity(DsyncCase):
         )
         ciphertext = self.env.cr.fetchone()[0]
         self.assertNotIn("s3cret", ciphertext)
-        self.assertEqual(self.backend._dsync_get_secret("webhook_secret"), "s3cret-value")
+        self.assertEqual(
+            self.backend._dsync_get_secret("webhook_secret"), "s3cret-value"
+        )
         self.assertTrue(self.backend.webhook_secret_set)
         # write-only: reading the field never gives the value back, even to a manager
         self.assertFalse(self.backend.with_user(self.manager).webhook_secret)
@@ -56,7 +60,9 @@ class TestSecurity(DsyncCase):
             self.env["dsync.backend"].with_user(self.sync_user).create({"name": "x"})
         with self.assertRaises(UserError):
             backend.action_regenerate_token()
-        self.assertEqual(self.backend._dsync_get_secret("webhook_secret"), "s3cret-value")
+        self.assertEqual(
+            self.backend._dsync_get_secret("webhook_secret"), "s3cret-value"
+        )
 
     def test_manager_can_change_secret_and_token(self):
         backend = self.backend.with_user(self.manager)
@@ -96,10 +102,17 @@ class TestSecurity(DsyncCase):
         events = env_a["dsync.event"].search([])
         self.assertIn(event_a, events)
         self.assertNotIn(event_b, events)
-        with self.assertRaises(AccessError), mute_logger("odoo.addons.base.models.ir_rule"):
+        with (
+            self.assertRaises(AccessError),
+            mute_logger("odoo.addons.base.models.ir_rule"),
+        ):
             env_a["dsync.event"].browse(event_b.id).read(["topic"])
-        self.assertFalse(env_a["dsync.flow"].search([("backend_id", "=", self.backend_b.id)]))
-        self.assertFalse(env_a["dsync.exception"].search([("backend_id", "=", self.backend_b.id)]))
+        self.assertFalse(
+            env_a["dsync.flow"].search([("backend_id", "=", self.backend_b.id)])
+        )
+        self.assertFalse(
+            env_a["dsync.exception"].search([("backend_id", "=", self.backend_b.id)])
+        )
 
     def test_every_model_has_access_rules_and_company_rule(self):
         models = self.env["ir.model"].search([("model", "=like", "dsync.%")])

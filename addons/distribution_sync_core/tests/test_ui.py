@@ -16,12 +16,16 @@ class TestUi(TransactionCase):
         actions = self._actions()
         self.assertGreaterEqual(len(actions), 7)
         manager = new_test_user(
-            self.env, login="ui_manager", groups="distribution_sync_core.group_dsync_manager"
+            self.env,
+            login="ui_manager",
+            groups="distribution_sync_core.group_dsync_manager",
         )
         for action in actions:
             model = self.env[action.res_model].with_user(manager)
             view_types = action.view_mode.split(",")
-            views = model.get_views([(False, vt) for vt in view_types] + [(False, "search")])
+            views = model.get_views(
+                [(False, vt) for vt in view_types] + [(False, "search")]
+            )
             for view_type in view_types:
                 self.assertIn(view_type, views["views"], f"{action.name}: {view_type}")
             model.web_search_read([], {"display_name": {}}, limit=5)
@@ -33,7 +37,9 @@ class TestUi(TransactionCase):
         root = self.env.ref("distribution_sync_core.menu_dsync_root")
         menus = self.env["ir.ui.menu"].with_user(user).load_menus(debug=False)
         self.assertIn(root.id, menus)
-        visible = {m["name"] for m in menus.values() if isinstance(m, dict) and "name" in m}
+        visible = {
+            m["name"] for m in menus.values() if isinstance(m, dict) and "name" in m
+        }
         for name in ("Exceptions", "Events", "Outbox", "Overview"):
             self.assertIn(name, visible)
         self.assertNotIn("Backends", visible, "configuration is for managers")
@@ -42,13 +48,27 @@ class TestUi(TransactionCase):
         backend = self.env["dsync.backend"].create({"name": "Overview"})
         self.env["dsync.event"].create(
             [
-                {"backend_id": backend.id, "company_id": backend.company_id.id, "topic": "t", "state": "failed"},
-                {"backend_id": backend.id, "company_id": backend.company_id.id, "topic": "t", "state": "failed"},
+                {
+                    "backend_id": backend.id,
+                    "company_id": backend.company_id.id,
+                    "topic": "t",
+                    "state": "failed",
+                },
+                {
+                    "backend_id": backend.id,
+                    "company_id": backend.company_id.id,
+                    "topic": "t",
+                    "state": "failed",
+                },
             ]
         )
         self.env.flush_all()
         lines = self.env["dsync.overview"].search(
-            [("backend_id", "=", backend.id), ("kind", "=", "event"), ("code", "=", "failed")]
+            [
+                ("backend_id", "=", backend.id),
+                ("kind", "=", "event"),
+                ("code", "=", "failed"),
+            ]
         )
         self.assertEqual(lines.count, 2)
         self.assertEqual(lines.label, "Failed")

@@ -86,7 +86,9 @@ class WebhookContract:
         self.assertEqual(len(event), 1)
         self.assertEqual(response.json()["event"], event.id)
         self.assertEqual(event.state, "queued")
-        self.assertTrue(event.job_id, "processing is a queued job, not done in the request")
+        self.assertTrue(
+            event.job_id, "processing is a queued job, not done in the request"
+        )
         self.assertEqual(json.loads(event.payload), doc)
         self.assertTrue(event.correlation_id)
 
@@ -101,7 +103,9 @@ class WebhookContract:
         event = self.events(dedup_key=self.expected_dedup(dedup))
         self.assertEqual(len(event), 1)
         self.assertEqual(event.duplicate_count, 1)
-        jobs = self.env["queue.job"].search([("identity_key", "=", f"dsync-event-{event.id}")])
+        jobs = self.env["queue.job"].search(
+            [("identity_key", "=", f"dsync-event-{event.id}")]
+        )
         self.assertEqual(len(jobs), 1, "a redelivery enqueues nothing")
 
     def test_contract_bad_signature_401_and_trace(self):
@@ -112,7 +116,9 @@ class WebhookContract:
         self.assertEqual(len(rejected), 1)
         self.assertEqual(rejected.reject_reason, "bad signature")
         self.assertEqual(rejected.http_status, 401)
-        self.assertFalse(rejected.dedup_key, "a forged delivery cannot block the real one")
+        self.assertFalse(
+            rejected.dedup_key, "a forged delivery cannot block the real one"
+        )
         self.assertFalse(rejected.job_id)
 
     def test_contract_unsigned_401(self):
