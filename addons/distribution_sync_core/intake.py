@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timezone
 
 from werkzeug.wrappers import Response
 
@@ -45,6 +45,16 @@ class Delivery:
     dedup_key: str
     source_timestamp: datetime | None = None
     correlation_id: str | None = None
+
+
+def parse_utc(value):
+    """An ISO 8601 time from a platform as a naive UTC datetime (or None)."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
 
 
 # --------------------------------------------------------------------------

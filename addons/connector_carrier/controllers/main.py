@@ -8,8 +8,6 @@ keyed with the webhook secret. Each body is an event object
 "result": {...}}``; its ``id`` is the dedup key.
 """
 
-from datetime import datetime, timezone
-
 from odoo import http
 from odoo.http import request
 
@@ -33,12 +31,7 @@ def describe(payload, headers):
     topic = str(payload["description"]).strip()
     if not event_id or not topic:
         raise ValueError("event id and description are required")
-    created = payload.get("updated_at") or payload.get("created_at")
-    source_ts = None
-    if created:
-        source_ts = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
-        if source_ts.tzinfo:
-            source_ts = source_ts.astimezone(timezone.utc).replace(tzinfo=None)
+    source_ts = intake.parse_utc(payload.get("updated_at") or payload.get("created_at"))
     return intake.Delivery(topic=topic, dedup_key=event_id, source_timestamp=source_ts)
 
 

@@ -1,6 +1,4 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from datetime import datetime, timezone
-
 from odoo import http
 from odoo.http import request
 
@@ -26,15 +24,6 @@ def verify(secrets, raw_body, headers):
     )
 
 
-def _utc(value):
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-    return parsed
-
-
 def describe(payload, headers):
     """Topic and delivery id come from Shopify's headers; the payload must be
     a JSON object. The source time is the resource's ``updated_at`` when it
@@ -49,7 +38,7 @@ def describe(payload, headers):
     return intake.Delivery(
         topic=topic,
         dedup_key=webhook_id,
-        source_timestamp=_utc(source),
+        source_timestamp=intake.parse_utc(source),
         correlation_id=headers.get("X-Shopify-Event-Id"),
     )
 

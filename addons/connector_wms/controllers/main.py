@@ -1,6 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import time
-from datetime import datetime, timezone
 
 from odoo import http
 from odoo.http import request
@@ -37,17 +36,10 @@ def describe(payload, headers):
     topic = str(payload["type"]).strip()
     if not event_id or not topic:
         raise ValueError("event id and type are required")
-    occurred = payload.get("occurred_at")
-    source_ts = None
-    if occurred:
-        parsed = datetime.fromisoformat(str(occurred).replace("Z", "+00:00"))
-        if parsed.tzinfo:
-            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-        source_ts = parsed
     return intake.Delivery(
         topic=topic,
         dedup_key=event_id,
-        source_timestamp=source_ts,
+        source_timestamp=intake.parse_utc(payload.get("occurred_at")),
         correlation_id=payload.get("correlation_id") or headers.get("X-Correlation-Id"),
     )
 
