@@ -7,7 +7,7 @@
     "license": "LGPL-3",
     "author": "Distribution Sync",
     "website": "https://github.com/distribution-sync/distribution-sync",
-    "depends": ["distribution_sync_core"],
+    "depends": ["distribution_sync_core", "sale_stock", "stock_delivery"],
     "data": [
         "data/dsync_ownership_rule_data.xml",
         "views/dsync_backend_views.xml",
