@@ -218,3 +218,64 @@ dsync_db_exists() {
     [ "$(psql -X -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$1'" \
         2>/dev/null)" = "1" ]
 }
+
+# dsync_start_server CONF DB LOG PIDFILE: an Odoo server with 2 workers in its own
+# process group (it survives the calling shell); its pid goes to PIDFILE.
+dsync_start_server() {
+    local conf=$1 db=$2 log=$3 pidfile=$4
+    setsid "$PYTHON" "$(dsync_launcher)" -c "$conf" -d "$db" --workers=2 --logfile="$log" \
+        </dev/null >>"$log.stdout" 2>&1 &
+    echo $! >"$pidfile"
+    echo "pid $(cat "$pidfile"), log $log"
+}
+
+# dsync_healthy URL: 0 when GET URL/dsync/health answers 200.
+dsync_healthy() {
+    "$PYTHON" -c 'import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1] + "/dsync/health", timeout=5) as r:
+    sys.exit(0 if r.status == 200 else 1)' "$1" >/dev/null 2>&1
+}
+
+# dsync_wait_healthy URL PIDFILE LOG TIMEOUT [HINT]: wait for the health route.
+dsync_wait_healthy() {
+    local url=$1 pidfile=$2 log=$3 timeout=$4 hint=${5:-}
+    local started waited
+    started=$(date +%s)
+    until dsync_healthy "$url"; do
+        waited=$(($(date +%s) - started))
+        if ! kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; then
+            echo "---- last 40 lines of $log ----"
+            tail -n 40 "$log" 2>/dev/null || true
+            tail -n 20 "$log.stdout" 2>/dev/null || true
+            dsync_die "the Odoo server exited during start-up"
+        fi
+        if [ "$waited" -ge "$timeout" ]; then
+            echo "---- last 40 lines of $log ----"
+            tail -n 40 "$log" 2>/dev/null || true
+            dsync_die "GET $url/dsync/health did not answer 200 within ${timeout}s $hint"
+        fi
+        sleep 1
+    done
+    echo "GET /dsync/health: 200 after $(($(date +%s) - started))s"
+}
+
+# dsync_stop_server PIDFILE: TERM, then KILL after 30 s.
+dsync_stop_server() {
+    local pidfile=$1 pid
+    pid=$(cat "$pidfile" 2>/dev/null) || return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+        rm -f "$pidfile"
+        return 0
+    fi
+    echo "stopping Odoo server (pid $pid)"
+    kill -TERM "$pid"
+    for _ in $(seq 1 30); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "still running after 30s: sending KILL to $pid"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+}

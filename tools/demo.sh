@@ -35,35 +35,13 @@ demo_pid() {
 }
 
 demo_stop() {
-    local pid
-    if ! pid=$(demo_pid); then
+    if ! demo_pid >/dev/null; then
         echo "demo server is not running"
         rm -f "$PIDFILE"
         return 0
     fi
-    echo "stopping demo server (pid $pid)"
-    kill -TERM "$pid"
-    for _ in $(seq 1 30); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "still running after 30s: sending KILL to $pid"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$PIDFILE"
+    dsync_stop_server "$PIDFILE"
     echo "stopped"
-}
-
-# Answer 0 when GET /dsync/health answers 200.
-demo_healthy() {
-    "$PYTHON" - "$URL/dsync/health" <<'EOF' >/dev/null 2>&1
-import sys
-import urllib.request
-
-with urllib.request.urlopen(sys.argv[1], timeout=5) as response:
-    sys.exit(0 if response.status == 200 else 1)
-EOF
 }
 
 case "${1:-start}" in
@@ -124,31 +102,9 @@ if "$PYTHON" -c "import socket, sys; socket.create_connection(('127.0.0.1', $POR
     2>/dev/null; then
     dsync_die "port $PORT is already in use by another process (DSYNC_DEMO_PORT=...)"
 fi
-# setsid: the server gets its own process group, so it survives this shell
-LAUNCHER=$(dsync_launcher)
-setsid "$PYTHON" "$LAUNCHER" -c "$CONF" -d "$DB" --workers=2 --logfile="$SERVER_LOG" \
-    </dev/null >>"$SERVER_LOG.stdout" 2>&1 &
-echo $! >"$PIDFILE"
-echo "pid $(cat "$PIDFILE"), log $SERVER_LOG"
-
-started=$(date +%s)
-until demo_healthy; do
-    waited=$(($(date +%s) - started))
-    if ! demo_pid >/dev/null; then
-        echo "---- last 40 lines of $SERVER_LOG ----"
-        tail -n 40 "$SERVER_LOG" 2>/dev/null || true
-        tail -n 20 "$SERVER_LOG.stdout" 2>/dev/null || true
-        dsync_die "the Odoo server exited during start-up"
-    fi
-    if [ "$waited" -ge "$HEALTH_TIMEOUT" ]; then
-        echo "---- last 40 lines of $SERVER_LOG ----"
-        tail -n 40 "$SERVER_LOG" 2>/dev/null || true
-        dsync_die "GET $URL/dsync/health did not answer 200 within ${HEALTH_TIMEOUT}s \
-(server still running: bash tools/demo.sh stop)"
-    fi
-    sleep 1
-done
-echo "GET /dsync/health: 200 after $(($(date +%s) - started))s"
+dsync_start_server "$CONF" "$DB" "$SERVER_LOG" "$PIDFILE"
+dsync_wait_healthy "$URL" "$PIDFILE" "$SERVER_LOG" "$HEALTH_TIMEOUT" \
+    "(server still running: bash tools/demo.sh stop)"
 
 if [ -f tests/demo.py ]; then
     dsync_section "Demo scenario (python3 -m tests.demo)"

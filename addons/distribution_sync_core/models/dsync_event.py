@@ -164,27 +164,43 @@ class DsyncEvent(models.Model):
                         event.id,
                     )
                 )
-            backend = event.backend_id.sudo()
-            flow = backend._dsync_flow_for_topic(event.topic)
-            job = (
-                event.with_user(backend.user_id)
-                .with_company(event.company_id)
-                .with_context(dsync_correlation_id=event.correlation_id)
-                .with_delay(
-                    channel=flow._channel_name(),
-                    identity_key=f"dsync-event-{event.id}",
-                    priority=flow.priority,
-                    max_retries=0,
-                    description=f"{backend.name}: {event.topic} #{event.id}",
-                )
-                ._dsync_run()
-            )
-            # a deduplicated delay returns the pending job's record
-            record = job.db_record() if hasattr(job, "db_record") else job
-            event.sudo().write(
-                {"state": "queued", "job_id": record.id, "last_error": False}
-            )
+            event._dsync_delay()
         return True
+
+    def _dsync_delay(self):
+        """Create the processing job and mark the event queued (hot path:
+        the webhook intake calls it directly for the row it just inserted)."""
+        self.ensure_one()
+        backend = self.backend_id.sudo()
+        flow = backend._dsync_flow_for_topic(self.topic)
+        job = (
+            self.with_user(backend.user_id)
+            .with_company(self.company_id)
+            .with_context(
+                dsync_correlation_id=self.correlation_id,
+                tracking_disable=True,
+                mail_create_nolog=True,
+            )
+            .with_delay(
+                channel=flow._channel_name(),
+                identity_key=f"dsync-event-{self.id}",
+                priority=flow.priority,
+                max_retries=0,
+                description=f"{backend.name}: {self.topic} #{self.id}",
+            )
+            ._dsync_run()
+        )
+        # a deduplicated delay returns the pending job's record, else a Job
+        uuid = job.uuid
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE dsync_event
+                  SET state = 'queued', last_error = NULL,
+                      job_id = (SELECT id FROM queue_job WHERE uuid = %s)
+                WHERE id = %s""",
+            (uuid, self.id),
+        )
+        self.invalidate_recordset(["state", "last_error", "job_id"])
 
     # ------------------------------------------------------------------
     # the job

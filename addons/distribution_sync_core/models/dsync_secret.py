@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import api, fields, models, tools
 
 from .. import crypto
 
@@ -20,6 +20,19 @@ class DsyncSecret(models.Model):
         ("key_unique", "unique(backend_id, key)", "One value per secret and backend.")
     ]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
+
     def _set(self, backend, key, value):
         ciphertext = crypto.encrypt(value)
         record = self.search([("backend_id", "=", backend.id), ("key", "=", key)])
@@ -31,5 +44,11 @@ class DsyncSecret(models.Model):
             )
 
     def _get(self, backend, key):
-        record = self.search([("backend_id", "=", backend.id), ("key", "=", key)])
+        return self._get_plain(backend.id, key)
+
+    @tools.ormcache("backend_id", "key")
+    def _get_plain(self, backend_id, key):
+        """Decrypted secret, cached per server process; any change of a secret
+        clears the caches of all workers (Odoo's cache signaling)."""
+        record = self.search([("backend_id", "=", backend_id), ("key", "=", key)])
         return crypto.decrypt(record.ciphertext) if record else False
