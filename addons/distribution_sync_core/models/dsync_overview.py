@@ -1,9 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import fields, models, tools
 
-from .dsync_event import EVENT_STATES
-from .dsync_exception import TEAMS
-
 
 class DsyncOverview(models.Model):
     """Counters of the first overview: open exceptions by team, events by state."""
@@ -11,13 +8,13 @@ class DsyncOverview(models.Model):
     _name = "dsync.overview"
     _description = "Sync Overview"
     _auto = False
-    _order = "kind, label"
+    _order = "kind, code"
 
     kind = fields.Selection(
         [("exception", "Open exceptions by team"), ("event", "Events by state")],
         readonly=True,
     )
-    label = fields.Char(readonly=True)
+    label = fields.Char(compute="_compute_label")
     code = fields.Char(readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
     backend_id = fields.Many2one("dsync.backend", readonly=True)
@@ -25,29 +22,43 @@ class DsyncOverview(models.Model):
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
-        team_labels = " ".join(f"WHEN '{code}' THEN '{label}'" for code, label in TEAMS)
-        state_labels = " ".join(
-            f"WHEN '{code}' THEN '{label}'" for code, label in EVENT_STATES
-        )
         self.env.cr.execute(
-            f"""
-            CREATE VIEW {self._table} AS (
-                SELECT row_number() OVER () AS id, * FROM (
-                    SELECT 'exception' AS kind, team AS code,
-                           CASE team {team_labels} END AS label,
-                           company_id, backend_id, count(*) AS count
-                      FROM dsync_exception
-                     WHERE state IN ('open', 'in_progress')
-                     GROUP BY team, company_id, backend_id
-                    UNION ALL
-                    SELECT 'event', state, CASE state {state_labels} END,
-                           company_id, backend_id, count(*)
-                      FROM dsync_event
-                     GROUP BY state, company_id, backend_id
-                ) counters
+            tools.SQL(
+                """
+                CREATE VIEW %s AS (
+                    SELECT row_number() OVER () AS id, * FROM (
+                        SELECT 'exception' AS kind, team AS code,
+                               company_id, backend_id, count(*) AS count
+                          FROM dsync_exception
+                         WHERE state IN ('open', 'in_progress')
+                         GROUP BY team, company_id, backend_id
+                        UNION ALL
+                        SELECT 'event', state, company_id, backend_id, count(*)
+                          FROM dsync_event
+                         GROUP BY state, company_id, backend_id
+                    ) counters
+                )
+                """,
+                tools.SQL.identifier(self._table),
             )
-            """
         )
+
+    def _compute_label(self):
+        """The team's or state's label, in the user's language."""
+        labels = {
+            "exception": dict(
+                self.env["dsync.exception"]
+                ._fields["team"]
+                ._description_selection(self.env)
+            ),
+            "event": dict(
+                self.env["dsync.event"]
+                ._fields["state"]
+                ._description_selection(self.env)
+            ),
+        }
+        for line in self:
+            line.label = labels.get(line.kind, {}).get(line.code, line.code)
 
     def action_open_records(self):
         self.ensure_one()
