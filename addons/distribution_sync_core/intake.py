@@ -247,7 +247,7 @@ def accept(
         event_id, duplicate = store.insert(raw, delivery)
         if duplicate:
             return json_response(200, {"status": "duplicate", "event": event_id})
-        env["dsync.event"].browse(event_id)._dsync_delay()
+        env["dsync.backend"].browse(backend_id)._dsync_wake_dispatcher()
         return json_response(202, {"status": "accepted", "event": event_id})
     except Exception:
         # Whatever happened, the platform gets a retryable answer and no

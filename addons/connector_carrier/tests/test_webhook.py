@@ -44,6 +44,7 @@ class TestCarrierWebhook(WebhookContract, HttpCase):
         self.post(doc, headers)
         event = self.events(dedup_key=f"evt_{dedup}")
         self.assertEqual(event.topic, "tracker.updated")
+        self.backend._dsync_dispatch_events()
         self.assertEqual(
             event.job_id.channel, f"root.dsync.carrier_{self.backend.id}.tracking"
         )

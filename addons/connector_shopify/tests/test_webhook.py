@@ -56,6 +56,7 @@ class TestShopifyWebhook(WebhookContract, HttpCase):
         self.assertNotIn(
             "X-Shopify-Hmac-Sha256", event.headers, "signatures are not kept"
         )
+        self.backend._dsync_dispatch_events()
         self.assertEqual(
             event.job_id.channel, f"root.dsync.shopify_{self.backend.id}.orders"
         )
@@ -74,4 +75,5 @@ class TestShopifyWebhook(WebhookContract, HttpCase):
         self.assertEqual(self.post(doc, headers).status_code, 202)
         headers["X-Shopify-Webhook-Id"] = self.new_dedup()
         self.assertEqual(self.post(doc, headers).status_code, 202)
+        self.backend._dsync_dispatch_events()
         self.assertEqual(len(self.events(state="queued")), 2)

@@ -54,6 +54,7 @@ class TestWmsWebhook(WebhookContract, HttpCase):
         event = self.events(dedup_key=dedup)
         self.assertEqual(event.topic, "picking.shipped")
         self.assertEqual(str(event.source_timestamp), "2026-11-20 10:00:00")
+        self.backend._dsync_dispatch_events()
         self.assertEqual(
             event.job_id.channel, f"root.dsync.wms_{self.backend.id}.wms_events"
         )

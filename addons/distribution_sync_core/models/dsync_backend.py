@@ -414,6 +414,67 @@ class DsyncBackend(models.Model):
             flow._enqueue_drain()
 
     # ------------------------------------------------------------------
+    # inbound dispatch (job): received events → one processing job each
+    # ------------------------------------------------------------------
+    def _dsync_wake_dispatcher(self):
+        """Make sure a dispatch job is pending for this backend.
+
+        This is all the webhook request does after storing the event: while a
+        dispatch job is already pending, the identity key makes this a single
+        lookup, so a burst of deliveries costs one job creation, not one each.
+        """
+        self.ensure_one()
+        backend = self.sudo()
+        return (
+            backend.with_user(backend.user_id)
+            .with_company(backend.company_id)
+            .with_context(tracking_disable=True, mail_create_nolog=True)
+            .with_delay(
+                channel=f"root.dsync.{backend.backend_type}_{backend.id}",
+                identity_key=f"dsync-dispatch-{backend.id}",
+                priority=5,
+                description=f"{backend.name}: dispatch received events",
+            )
+            ._dsync_dispatch_events()
+        )
+
+    def _dsync_dispatch_events(self, limit=500):
+        """Queue the processing job of each received event, oldest first."""
+        self.ensure_one()
+        self.env.flush_all()
+        self.env.cr.execute(
+            """SELECT id FROM dsync_event
+                WHERE backend_id = %s AND state = 'received'
+                ORDER BY id
+                LIMIT %s
+                FOR NO KEY UPDATE SKIP LOCKED""",
+            (self.id, limit),
+        )
+        events = (
+            self.env["dsync.event"].sudo().browse(r[0] for r in self.env.cr.fetchall())
+        )
+        for event in events:
+            event._dsync_delay()
+        if len(events) == limit:
+            self._dsync_wake_dispatcher()
+        return f"{len(events)} events queued"
+
+    @api.model
+    def _cron_dsync_dispatch_received(self, min_age_seconds=30):
+        """Safety net: wake the dispatcher of backends whose received events
+        have waited too long (a delivery committed just after a dispatch job
+        scanned, or a job lost with its database)."""
+        self.env.cr.execute(
+            """SELECT DISTINCT backend_id FROM dsync_event
+                WHERE state = 'received'
+                  AND create_date
+                      < (now() at time zone 'UTC') - %s * interval '1 second'""",
+            (min_age_seconds,),
+        )
+        for backend in self.browse(r[0] for r in self.env.cr.fetchall()):
+            backend._dsync_wake_dispatcher()
+
+    # ------------------------------------------------------------------
     # outbox draining (job)
     # ------------------------------------------------------------------
     def _dsync_drain_outbox(self, flow_code):

@@ -326,6 +326,27 @@ class TestPipeline(DsyncCase):
         exc = event.exception_ids
         self.assertEqual((exc.category, exc.team), ("conflict", "operations"))
 
+    def test_received_events_left_waiting_are_dispatched(self):
+        fresh = self.make_event("nobody/handles")
+        waiting = self.make_event("nobody/handles")
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE dsync_event SET create_date = create_date - interval '5 minutes'"
+            " WHERE id = %s",
+            (waiting.id,),
+        )
+        Job = self.env["queue.job"]
+        key = f"dsync-dispatch-{self.backend.id}"
+        self.env["dsync.backend"]._cron_dsync_dispatch_received()
+        self.assertEqual(Job.search_count([("identity_key", "=", key)]), 1)
+        # the dispatcher queues every received event of the backend, oldest first
+        run_jobs(self.env)
+        self.assertEqual((waiting | fresh).mapped("state"), ["failed", "failed"])
+        self.env["dsync.backend"]._cron_dsync_dispatch_received()
+        self.assertFalse(
+            Job.search_count([("identity_key", "=", key), ("state", "=", "pending")])
+        )
+
     def test_event_name_search(self):
         event = self.make_event("orders/paid", correlation_id="corr-xyz")
         Event = self.env["dsync.event"]

@@ -12,6 +12,7 @@ import uuid
 from odoo.tools import mute_logger
 
 from ..intake import rate_limiter
+from .common import run_jobs
 
 SECRET = "whsec-test-0123456789"
 
@@ -85,12 +86,30 @@ class WebhookContract:
         event = self.events(dedup_key=self.expected_dedup(dedup))
         self.assertEqual(len(event), 1)
         self.assertEqual(response.json()["event"], event.id)
-        self.assertEqual(event.state, "queued")
-        self.assertTrue(
-            event.job_id, "processing is a queued job, not done in the request"
-        )
+        self.assertEqual(event.state, "received")
         self.assertEqual(json.loads(event.payload), doc)
         self.assertTrue(event.correlation_id)
+        dispatch = self.env["queue.job"].search(
+            [("identity_key", "=", f"dsync-dispatch-{self.backend.id}")]
+        )
+        self.assertEqual(len(dispatch), 1, "the request only wakes the dispatcher")
+        self.assertEqual(dispatch.state, "pending")
+        # nothing slow ran in the request; the dispatcher queues one job per event
+        run_jobs(self.env, max_rounds=1, converge=False)
+        self.assertEqual(event.state, "queued")
+        self.assertEqual(event.job_id.identity_key, f"dsync-event-{event.id}")
+
+    def test_contract_burst_wakes_one_dispatcher(self):
+        for _i in range(3):
+            doc, headers = self.delivery(self.new_dedup())
+            self.assertEqual(self.post(doc, headers).status_code, 202)
+        dispatch = self.env["queue.job"].search(
+            [("identity_key", "=", f"dsync-dispatch-{self.backend.id}")]
+        )
+        self.assertEqual(len(dispatch), 1)
+        run_jobs(self.env, max_rounds=1, converge=False)
+        self.assertEqual(set(self.events().mapped("state")), {"queued"})
+        self.assertEqual(len(self.events().job_id), 3)
 
     def test_contract_duplicate_is_200_and_processed_once(self):
         dedup = self.new_dedup()
@@ -103,6 +122,7 @@ class WebhookContract:
         event = self.events(dedup_key=self.expected_dedup(dedup))
         self.assertEqual(len(event), 1)
         self.assertEqual(event.duplicate_count, 1)
+        run_jobs(self.env, max_rounds=1, converge=False)
         jobs = self.env["queue.job"].search(
             [("identity_key", "=", f"dsync-event-{event.id}")]
         )
