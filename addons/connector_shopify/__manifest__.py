@@ -11,6 +11,8 @@
     "data": [
         "data/dsync_ownership_rule_data.xml",
         "views/dsync_backend_views.xml",
+        "views/shopify_order_views.xml",
+        "views/shopify_outbound_views.xml",
     ],
     "demo": ["demo/dsync_backend_demo.xml"],
     "installable": True,

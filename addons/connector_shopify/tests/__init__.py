@@ -1,1 +1,3 @@
 from . import test_webhook
+from . import test_order_import
+from . import test_outbound
