@@ -12,6 +12,11 @@ MANAGER = "distribution_sync_core.group_dsync_manager"
 SECRET_PLACEHOLDER = "********"
 
 
+def topic_slug(topic):
+    """``orders/create`` → ``orders_create``: the processor's name part."""
+    return topic.replace("/", "_").replace(".", "_").replace("-", "_")
+
+
 def _new_token(_records=None):
     return secrets.token_urlsafe(32)
 
@@ -244,7 +249,10 @@ class DsyncBackend(models.Model):
         """Create the missing dsync.flow rows of each backend's type."""
         vals_list = []
         for backend in self:
-            existing = set(backend.flow_ids.mapped("code"))
+            # archived flows count: a code exists once per backend
+            existing = set(
+                backend.with_context(active_test=False).flow_ids.mapped("code")
+            )
             for spec in backend._dsync_flow_specs():
                 if spec["code"] in existing:
                     continue
@@ -260,22 +268,27 @@ class DsyncBackend(models.Model):
         if vals_list:
             self.env["dsync.flow"].sudo().create(vals_list)
 
-    def _dsync_flow(self, code):
+    def _all_flows(self):
+        """Flows of this backend, archived ones included (an archived flow
+        keeps its policy: its messages wait, its events still process)."""
         self.ensure_one()
-        flow = self.flow_ids.filtered(lambda f: f.code == code)[:1]
+        flows = self.with_context(active_test=False).flow_ids
+        if not flows:
+            self._dsync_ensure_flows()
+            flows = self.with_context(active_test=False).flow_ids
+        return flows
+
+    def _dsync_flow(self, code):
+        flow = self._all_flows().filtered(lambda f: f.code == code)[:1]
         if not flow:
             self._dsync_ensure_flows()
-            flow = self.flow_ids.filtered(lambda f: f.code == code)[:1]
+            flow = self._all_flows().filtered(lambda f: f.code == code)[:1]
         if not flow:
             raise UserError(_("Backend %(b)s has no flow %(f)s.", b=self.name, f=code))
         return flow
 
     def _dsync_flow_for_topic(self, topic):
-        self.ensure_one()
-        inbound = self.flow_ids.filtered(lambda f: f.direction == "in")
-        if not inbound:
-            self._dsync_ensure_flows()
-            inbound = self.flow_ids.filtered(lambda f: f.direction == "in")
+        inbound = self._all_flows().filtered(lambda f: f.direction == "in")
         for flow in inbound:
             if topic in flow._topic_list():
                 return flow
@@ -301,7 +314,7 @@ class DsyncBackend(models.Model):
     # ------------------------------------------------------------------
     def _dsync_processor(self, topic):
         self.ensure_one()
-        slug = topic.replace("/", "_").replace(".", "_").replace("-", "_")
+        slug = topic_slug(topic)
         return getattr(self, f"_{self.backend_type}_process_{slug}", None)
 
     def _dsync_sender(self, flow_code):

@@ -13,6 +13,8 @@ from odoo.tests import TransactionCase
 from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
 from odoo.addons.queue_job.job import Job
 
+from ..models.dsync_backend import topic_slug
+
 
 def run_jobs(
     env, channel_prefix="root.dsync", ignore_eta=True, max_rounds=50, converge=True
@@ -80,7 +82,7 @@ class DsyncCase(TransactionCase):
     @contextmanager
     def processor(self, topic, func):
         """Install ``func(backend, event)`` as the generic processor of ``topic``."""
-        slug = topic.replace("/", "_").replace(".", "_")
+        slug = topic_slug(topic)
 
         def method(backend, event):
             return func(backend, event)

@@ -347,6 +347,18 @@ class TestPipeline(DsyncCase):
             Job.search_count([("identity_key", "=", key), ("state", "=", "pending")])
         )
 
+    def test_archived_flow_is_not_recreated(self):
+        flow = self.flow("inbound")
+        flow.active = False
+        self.backend._dsync_ensure_flows()
+        self.assertEqual(self.backend._dsync_flow("inbound"), flow)
+        self.assertEqual(
+            self.backend.with_context(active_test=False)
+            .flow_ids.mapped("code")
+            .count("inbound"),
+            1,
+        )
+
     def test_event_name_search(self):
         event = self.make_event("orders/paid", correlation_id="corr-xyz")
         Event = self.env["dsync.event"]
