@@ -13,7 +13,8 @@ callables:
 :func:`accept` answers exactly as DESIGN.md lists, stores one ``dsync.event``
 row for everything that reaches a known backend (rejected ones included, with
 ``dedup_key`` left empty so that a later, valid redelivery is not mistaken for
-a duplicate), and enqueues the processing job. Nothing slow runs here.
+a duplicate), and wakes the backend's dispatch job, which queues one processing
+job per event. Nothing slow runs here.
 """
 
 import base64
@@ -78,8 +79,7 @@ def verify_hex_hmac(secret, message, signature, prefix=""):
     """``<prefix><hex HMAC-SHA256(secret, message)>`` compared in constant time."""
     if not secret or not signature:
         return False
-    key = secret.encode() if isinstance(secret, str) else secret
-    expected = prefix + hmac.new(key, message, hashlib.sha256).hexdigest()
+    expected = prefix + hmac_sha256(secret, message).hex()
     return hmac.compare_digest(expected.encode(), signature.strip().encode())
 
 
