@@ -10,11 +10,22 @@ _logger = logging.getLogger(__name__)
 
 MANAGER = "distribution_sync_core.group_dsync_manager"
 SECRET_PLACEHOLDER = "********"
+# Events one inbound job processes together under load (flow default).
+INBOUND_BATCH_SIZE = 20
 
 
 def topic_slug(topic):
     """``orders/create`` → ``orders_create``: the processor's name part."""
     return topic.replace("/", "_").replace(".", "_").replace("-", "_")
+
+
+def even_chunks(items, size):
+    """``items`` in the fewest chunks of at most ``size``, of even lengths
+    (23 by 10 → 8, 8, 7), order kept."""
+    size = max(1, size)
+    count = -(-len(items) // size)
+    for index in range(count):
+        yield items[index * len(items) // count : (index + 1) * len(items) // count]
 
 
 def _new_token(_records=None):
@@ -263,6 +274,8 @@ class DsyncBackend(models.Model):
                     "direction": spec["direction"],
                     "topics": ",".join(spec.get("topics") or []),
                 }
+                if spec["direction"] == "in":
+                    vals["batch_size"] = INBOUND_BATCH_SIZE
                 vals.update(spec.get("defaults") or {})
                 vals_list.append(vals)
         if vals_list:
@@ -452,7 +465,14 @@ class DsyncBackend(models.Model):
         )
 
     def _dsync_dispatch_events(self, limit=500):
-        """Queue the processing job of each received event, oldest first."""
+        """Queue the received events, oldest first: per flow, in batch jobs of
+        up to the flow's batch size (one job per event when the flow's batch
+        size is 1 or a single event is waiting).
+
+        Batches form under load only: a delivery that finds the dispatcher
+        idle is queued alone, as soon as it arrives; deliveries that arrive
+        while the workers are busy wait together for the next dispatch.
+        """
         self.ensure_one()
         self.env.flush_all()
         self.env.cr.execute(
@@ -466,8 +486,17 @@ class DsyncBackend(models.Model):
         events = (
             self.env["dsync.event"].sudo().browse(r[0] for r in self.env.cr.fetchall())
         )
+        by_flow = {}
         for event in events:
-            event._dsync_delay()
+            flow = self._dsync_flow_for_topic(event.topic)
+            by_flow.setdefault(flow, []).append(event.id)
+        for flow, ids in by_flow.items():
+            for chunk in even_chunks(ids, flow.batch_size):
+                batch = events.browse(chunk)
+                if len(batch) == 1:
+                    batch._dsync_delay()
+                else:
+                    batch._dsync_delay_batch(flow)
         if len(events) == limit:
             self._dsync_wake_dispatcher()
         return f"{len(events)} events queued"

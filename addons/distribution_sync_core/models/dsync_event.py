@@ -2,6 +2,7 @@
 import json
 import logging
 import traceback
+from datetime import timedelta
 
 import psycopg2
 
@@ -167,39 +168,78 @@ class DsyncEvent(models.Model):
             event._dsync_delay()
         return True
 
-    def _dsync_delay(self):
-        """Create the processing job and mark the event queued (hot path:
-        the webhook intake calls it directly for the row it just inserted)."""
+    def _dsync_delay(self, eta=None, attempts_done=0, note=None, mark=True):
+        """Create the single-event processing job and mark the event queued.
+
+        ``attempts_done`` counts attempts already spent elsewhere (a batch job
+        whose try of this event failed transiently): the job starts at that
+        retry count, so the flow's maximum covers every attempt. ``mark=False``
+        leaves the event row alone (another transaction holds it).
+        """
         self.ensure_one()
         backend = self.backend_id.sudo()
         flow = backend._dsync_flow_for_topic(self.topic)
         job = (
-            self.with_user(backend.user_id)
-            .with_company(self.company_id)
-            .with_context(
-                dsync_correlation_id=self.correlation_id,
-                tracking_disable=True,
-                mail_create_nolog=True,
-            )
+            self._dsync_job_env(backend)
+            .with_context(dsync_correlation_id=self.correlation_id)
             .with_delay(
                 channel=flow._channel_name(),
                 identity_key=f"dsync-event-{self.id}",
                 priority=flow.priority,
                 max_retries=0,
+                eta=eta,
                 description=f"{backend.name}: {self.topic} #{self.id}",
             )
             ._dsync_run()
         )
         # a deduplicated delay returns the pending job's record, else a Job
-        uuid = job.uuid
+        if mark:
+            self._dsync_mark_queued(job.uuid, note=note, attempts_done=attempts_done)
+        return job
+
+    def _dsync_delay_batch(self, flow):
+        """One job for these events of one backend and flow (see
+        :meth:`_dsync_run_batch`)."""
+        backend = self.backend_id.sudo()
+        backend.ensure_one()
+        first, last = min(self.ids), max(self.ids)
+        job = (
+            self._dsync_job_env(backend)
+            .with_delay(
+                channel=flow._channel_name(),
+                priority=flow.priority,
+                max_retries=0,
+                description=(
+                    f"{backend.name}: {len(self)} {flow.name} events #{first}-#{last}"
+                ),
+            )
+            ._dsync_run_batch()
+        )
+        self._dsync_mark_queued(job.uuid)
+
+    def _dsync_job_env(self, backend):
+        """These events as the backend's job user sees them."""
+        return (
+            self.with_user(backend.user_id)
+            .with_company(backend.company_id)
+            .with_context(tracking_disable=True, mail_create_nolog=True)
+        )
+
+    def _dsync_mark_queued(self, job_uuid, note=None, attempts_done=0):
         self.env.flush_all()
         self.env.cr.execute(
             """UPDATE dsync_event
-                  SET state = 'queued', last_error = NULL,
+                  SET state = 'queued', last_error = %s,
                       job_id = (SELECT id FROM queue_job WHERE uuid = %s)
-                WHERE id = %s""",
-            (uuid, self.id),
+                WHERE id IN %s""",
+            (note or None, job_uuid, tuple(self.ids)),
         )
+        if attempts_done:
+            self.env.cr.execute(
+                "UPDATE queue_job SET retry = %s WHERE uuid = %s AND retry < %s",
+                (attempts_done, job_uuid, attempts_done),
+            )
+            self.env["queue.job"].invalidate_model(["retry"])
         self.invalidate_recordset(["state", "last_error", "job_id"])
 
     # ------------------------------------------------------------------
@@ -227,7 +267,8 @@ class DsyncEvent(models.Model):
         return (row[0] or 0) + 1 if row else 1
 
     def _dsync_run(self):
-        """Process the event once; see DESIGN.md "How data flows"."""
+        """Process the event once (single-event job); see DESIGN.md "How
+        data flows"."""
         self.ensure_one()
         if not self._dsync_lock():
             # Another job holds this event: come back later; this does not
@@ -238,10 +279,76 @@ class DsyncEvent(models.Model):
         self.invalidate_recordset()
         if self.state not in PROCESSABLE:
             return f"nothing to do: event {self.id} is {self.state}"
+        return self._dsync_conclude(*self._dsync_process())
+
+    def _dsync_run_batch(self):
+        """Process several events of one backend and flow in one job and one
+        transaction (the dispatcher's batches under load).
+
+        The backend's batch hook ``_<type>_process_batch(events)`` (optional)
+        applies what it can together, inside a savepoint: if it raises, none
+        of it is kept. Every event it did not apply is processed on its own,
+        oldest first, in its own savepoint, exactly as a single-event job
+        would. An event another transaction holds gets its own job instead,
+        and a transient failure gets its own retry job: one event never holds
+        the others back, and the batch job itself never retries.
+        """
+        events = self.env["dsync.event"]
+        for event in self.sorted("id"):
+            if event._dsync_lock():
+                events |= event
+            else:
+                # its row is not ours to write: its own job will see to it
+                event._dsync_delay(
+                    eta=fields.Datetime.now() + timedelta(seconds=5), mark=False
+                )
+        events.invalidate_recordset()
+        events = events.filtered(lambda e: e.state in PROCESSABLE)
+        if not events:
+            return "nothing to do"
+        applied = events._dsync_process_batch()
+        notes = []
+        for event in events:
+            if event in applied:
+                notes.append(event._dsync_conclude("done", applied[event]))
+            else:
+                notes.append(event._dsync_conclude(*event._dsync_process(), batch=True))
+        return f"{len(applied)} applied together\n" + "\n".join(notes)
+
+    def _dsync_process_batch(self):
+        """{event: result} of the events the backend's batch hook applied."""
         backend = self.backend_id
-        flow = backend._dsync_flow_for_topic(self.topic)
-        event = self.with_context(dsync_correlation_id=self.correlation_id)
+        backend.ensure_one()
+        hook = getattr(backend, f"_{backend.backend_type}_process_batch", None)
+        if hook is None or len(self) < 2:
+            return {}
+        try:
+            with self.env.cr.savepoint():
+                applied = hook(self) or {}
+        except Exception as err:  # noqa: BLE001 - each event is processed alone next
+            _logger.info(
+                "backend %s: batch of %s events not applied together (%s: %s); "
+                "processing them one by one",
+                backend.id,
+                len(self),
+                type(err).__name__,
+                err,
+            )
+            return {}
+        return {event: result for event, result in applied.items() if event in self}
+
+    def _dsync_process(self):
+        """Run the topic's processor in a savepoint; never raises.
+
+        Returns ``(outcome, value)``: ``("done", result)``, ``("stale" |
+        "duplicate", note)``, ``("failed", BusinessError)`` or
+        ``("transient", error)``; the processor's effects are kept only for
+        ``done``.
+        """
+        self.ensure_one()
+        backend = self.backend_id
         processor = backend._dsync_processor(self.topic)
+        event = self.with_context(dsync_correlation_id=self.correlation_id)
         try:
             if processor is None:
                 raise BusinessError(
@@ -256,26 +363,35 @@ class DsyncEvent(models.Model):
             with self.env.cr.savepoint():
                 result = processor(event)
         except StaleEvent as err:
-            return self._dsync_finish("stale", str(err))
+            return "stale", str(err)
         except DuplicateEvent as err:
-            return self._dsync_finish("duplicate", str(err))
+            return "duplicate", str(err)
         except BusinessError as err:
-            return self._dsync_fail(err)
-        except Exception as err:
+            return "failed", err
+        except Exception as err:  # noqa: BLE001 - every failure is recorded
             if is_transient(err):
-                return self._dsync_transient(err, flow)
+                return "transient", err
             _logger.exception("event %s: unexpected processing error", self.id)
-            return self._dsync_fail(
-                BusinessError(
-                    "processing_error",
-                    _("Unexpected error: %s", err),
-                    kind_key=f"error:{type(err).__name__}",
-                    details=traceback.format_exc(),
-                )
+            return "failed", BusinessError(
+                "processing_error",
+                _("Unexpected error: %s", err),
+                kind_key=f"error:{type(err).__name__}",
+                details=traceback.format_exc(),
             )
-        return self._dsync_finish("done", result=result)
+        return "done", result
 
-    def _dsync_transient(self, err, flow):
+    def _dsync_conclude(self, outcome, value, batch=False):
+        """Record the outcome of :meth:`_dsync_process`; return the job note."""
+        if outcome == "done":
+            return self._dsync_finish("done", result=value)
+        if outcome in ("stale", "duplicate"):
+            return self._dsync_finish(outcome, value)
+        if outcome == "failed":
+            return self._dsync_fail(value)
+        return self._dsync_transient(value, batch=batch)
+
+    def _dsync_transient(self, err, batch=False):
+        flow = self.backend_id._dsync_flow_for_topic(self.topic)
         attempt = self._dsync_current_attempt()
         if attempt >= flow.max_retries:
             return self._dsync_fail(
@@ -286,10 +402,16 @@ class DsyncEvent(models.Model):
                 )
             )
         delay = getattr(err, "retry_after", None) or flow._retry_delay(attempt)
-        raise RetryableJobError(
-            f"attempt {attempt}/{flow.max_retries} failed ({err}); retry in {delay}s",
-            seconds=delay,
-        ) from err
+        note = f"attempt {attempt}/{flow.max_retries} failed ({err}); retry in {delay}s"
+        if batch:
+            # the batch goes on: this event alone is retried, by its own job
+            self._dsync_delay(
+                eta=fields.Datetime.now() + timedelta(seconds=delay),
+                attempts_done=attempt,
+                note=note,
+            )
+            return f"event {self.id}: {note}"
+        raise RetryableJobError(note, seconds=delay) from err
 
     def _dsync_finish(self, state, note=None, result=None):
         vals = {

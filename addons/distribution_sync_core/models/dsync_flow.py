@@ -39,7 +39,12 @@ class DsyncFlow(models.Model):
         default=30, help="First retry delay; it doubles each attempt (with jitter)."
     )
     retry_max_seconds = fields.Integer(default=3600)
-    batch_size = fields.Integer(default=100, help="Outbound messages sent per call.")
+    batch_size = fields.Integer(
+        default=100,
+        help="Outbound: messages sent per call. Inbound: events one job "
+        "processes together under load (each in its own savepoint); 1 = one "
+        "job per event.",
+    )
     priority = fields.Integer(default=10, help="Job priority (lower runs first).")
     last_run_at = fields.Datetime(readonly=True)
     channel = fields.Char(compute="_compute_channel")

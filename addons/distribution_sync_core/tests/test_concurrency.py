@@ -61,6 +61,7 @@ class CommittedCase(unittest.TestCase):
             )
             self.backend_id, self.event_id = backend.id, event.id
             self.ref = json.loads(event.payload)["ref"]
+        self.job_uuids = []
         self.addCleanup(self.cleanup)
         self.started = threading.Event()
         self.release = threading.Event()
@@ -83,7 +84,7 @@ class CommittedCase(unittest.TestCase):
                 {"name": "probe", "ref": test.ref}
             )
             backend.env.flush_all()
-            if test.block:
+            if test.block and event.id == test.event_id:
                 test.started.set()
                 assert test.release.wait(WAIT), "test never released the worker"
             return partner
@@ -94,8 +95,8 @@ class CommittedCase(unittest.TestCase):
         with self.committed_env() as env:
             env.cr.execute("DELETE FROM res_partner WHERE ref = %s", (self.ref,))
             env.cr.execute(
-                "DELETE FROM queue_job WHERE identity_key = %s",
-                (f"dsync-event-{self.event_id}",),
+                "DELETE FROM queue_job WHERE identity_key = %s OR uuid = ANY(%s)",
+                (f"dsync-event-{self.event_id}", self.job_uuids),
             )
             env.cr.execute(
                 "DELETE FROM dsync_exception WHERE backend_id = %s", (self.backend_id,)
@@ -133,6 +134,40 @@ class CommittedCase(unittest.TestCase):
                 ._dsync_run()
                 .uuid
             )
+
+    def add_event(self):
+        """A second committed event of the backend (after the first one)."""
+        with self.committed_env() as env:
+            event = env["dsync.event"].create(
+                {
+                    "backend_id": self.backend_id,
+                    "company_id": env["dsync.backend"]
+                    .browse(self.backend_id)
+                    .company_id.id,
+                    "topic": "probe",
+                    "payload": json.dumps({"ref": self.ref}),
+                    "dedup_key": uuid.uuid4().hex,
+                }
+            )
+            return event.id
+
+    def batch_job(self, event_ids, mark=True):
+        """A batch job for the events, queued as the dispatcher does
+        (``mark``) or created straight away."""
+        with self.committed_env() as env:
+            events = env["dsync.event"].browse(event_ids)
+            if mark:
+                flow = events.backend_id._dsync_flow_for_topic("probe")
+                events._dsync_delay_batch(flow)
+                job_uuid = events[:1].job_id.uuid
+            else:
+                job_uuid = events.with_delay()._dsync_run_batch().uuid
+        self.job_uuids.append(job_uuid)
+        return job_uuid
+
+    def states(self, *event_ids):
+        with self.committed_env() as env:
+            return env["dsync.event"].browse(event_ids).mapped("state")
 
     def thread(self, target):
         outcome = {}
@@ -191,6 +226,41 @@ class TestConcurrentJobs(CommittedCase):
         state = self.snapshot()
         self.assertEqual(state["partners"], 1)
         self.assertEqual(state["event"], "done")
+
+    def test_batch_leaves_an_event_held_elsewhere_to_its_own_job(self):
+        """A batch job meets an event a single job is processing: it takes
+        the others, leaves that row alone and gives the event a job of its
+        own for later, which finds it done."""
+        other = self.add_event()
+        single = self.enqueue()
+        worker_a, out_a = self.thread(lambda out: self.perform(single, out))
+        self.assertTrue(self.started.wait(WAIT))
+        batch = self.batch_job([self.event_id, other], mark=False)
+        worker_b, out_b = self.thread(lambda out: self.perform(batch, out))
+        worker_b.join(WAIT)
+        self.assertFalse(worker_b.is_alive(), "the batch did not wait for the lock")
+        self.assertNotIn("error", out_b)
+        self.assertEqual(self.states(self.event_id, other), ["queued", "done"])
+        with self.committed_env() as env:
+            follow_up = env["queue.job"].search(
+                [
+                    ("identity_key", "=", f"dsync-event-{self.event_id}"),
+                    ("state", "=", "pending"),
+                ]
+            )
+            self.assertEqual(len(follow_up), 1)
+            self.assertTrue(follow_up.eta)
+            follow_up_uuid = follow_up.uuid
+            held = env["dsync.event"].browse(self.event_id)
+            self.assertEqual(held.job_id.uuid, single, "its row was not written")
+        self.release.set()
+        worker_a.join(WAIT)
+        self.assertNotIn("error", out_a)
+        self.assertEqual(self.states(self.event_id, other), ["done", "done"])
+        worker_c, out_c = self.thread(lambda out: self.perform(follow_up_uuid, out))
+        worker_c.join(WAIT)
+        self.assertIn("nothing to do", out_c.get("result", ""), out_c)
+        self.assertEqual(self.snapshot()["partners"], 2, "each event applied once")
 
 
 class TestWorkerCrash(CommittedCase):
@@ -271,3 +341,49 @@ class TestWorkerCrash(CommittedCase):
             result = Job.load(env, extra).perform()
         self.assertIn("nothing to do", result)
         self.assertEqual(self.snapshot()["partners"], 1)
+
+    def test_killed_worker_mid_batch_loses_nothing(self):
+        """The batch's transaction dies with its worker: no event of it is
+        half-applied, and the requeued job applies each exactly once."""
+        other = self.add_event()
+        job_uuid = self.batch_job([self.event_id, other])
+        runner_db = Database(get_db_name())
+        self.addCleanup(runner_db.close)
+        runner_db.set_job_enqueued(job_uuid)
+        pids = {}
+
+        def worker(outcome):
+            with self.registry.cursor() as cr:
+                pids["pid"] = cr._cnx.get_backend_pid()
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                job = RunJobController._acquire_job(env, job_uuid)
+                assert job, "job could not be acquired"
+                RunJobController._try_perform_job(env, job)
+                cr.commit()
+
+        with mute_logger("odoo.sql_db"):
+            thread, outcome = self.thread(worker)
+            self.assertTrue(self.started.wait(WAIT))
+            with self.committed_env() as env:
+                env.cr.execute("SELECT pg_terminate_backend(%s)", (pids["pid"],))
+            self.release.set()
+            thread.join(WAIT)
+        self.assertIn("error", outcome)
+        self.assertEqual(self.snapshot()["partners"], 0)
+        self.assertEqual(self.states(self.event_id, other), ["queued", "queued"])
+        with self.committed_env() as env:
+            env.cr.execute(
+                "UPDATE queue_job SET date_enqueued = date_enqueued"
+                " - interval '1 minute' WHERE uuid = %s",
+                (job_uuid,),
+            )
+        runner_db.requeue_dead_jobs()
+        self.block = False
+        runner_db.set_job_enqueued(job_uuid)
+        with self.committed_env() as env:
+            job = RunJobController._acquire_job(env, job_uuid)
+            self.assertTrue(job)
+            RunJobController._try_perform_job(env, job)
+        self.assertEqual(self.states(self.event_id, other), ["done", "done"])
+        self.assertEqual(self.snapshot()["partners"], 2)
+        self.assertEqual(self.snapshot()["job"], "done")

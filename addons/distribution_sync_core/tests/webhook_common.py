@@ -108,8 +108,17 @@ class WebhookContract:
         )
         self.assertEqual(len(dispatch), 1)
         run_jobs(self.env, max_rounds=1, converge=False)
-        self.assertEqual(set(self.events().mapped("state")), {"queued"})
-        self.assertEqual(len(self.events().job_id), 3)
+        events = self.events()
+        self.assertEqual(set(events.mapped("state")), {"queued"})
+        # a burst waits together: one batch job on the flow's channel
+        flow = self.backend._dsync_flow_for_topic(events[:1].topic)
+        self.assertEqual(len(events.job_id), 1)
+        self.assertEqual(events.job_id.channel, flow._channel_name())
+        self.assertEqual(events.job_id.method_name, "_dsync_run_batch")
+        self.assertEqual(sorted(events.job_id.records.ids), sorted(events.ids))
+        run_jobs(self.env)
+        self.assertEqual(events.mapped("job_id.state"), ["done"])
+        self.assertNotIn("queued", events.mapped("state"))
 
     def test_contract_duplicate_is_200_and_processed_once(self):
         dedup = self.new_dedup()

@@ -1,0 +1,201 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Batch jobs: under load the dispatcher queues a flow's received events
+together; each event still gets its own outcome, savepoint and retries."""
+
+from contextlib import contextmanager
+from unittest.mock import patch
+
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from ..errors import BusinessError, StaleEvent, TransientError
+from ..models.dsync_backend import even_chunks
+from .common import DsyncCase, run_jobs
+
+
+@tagged("post_install", "-at_install")
+class TestBatch(DsyncCase):
+    def setUp(self):
+        super().setUp()
+        self.calls = []
+        self.flow = self.backend._dsync_flow_for_topic("ping")
+
+    @contextmanager
+    def batch_hook(self, func):
+        """Install ``func(backend, events)`` as the generic batch hook."""
+
+        def method(backend, events):
+            return func(backend, events)
+
+        with patch.object(self.Backend, "_generic_process_batch", method, create=True):
+            yield
+
+    def partner_processor(self, backend, event):
+        """Creates a partner named after the payload; some payloads fail."""
+        data = event._dsync_data()
+        self.calls.append(data["name"])
+        partner = backend.env["res.partner"].create({"name": data["name"]})
+        if data.get("fail") == "business":
+            raise BusinessError("unknown_product", "no such SKU", kind_key="sku:X")
+        if data.get("fail") == "stale":
+            raise StaleEvent("older than applied")
+        if data.get("fail") == "transient":
+            raise TransientError("platform busy")
+        if data.get("fail") == "bug":
+            raise ZeroDivisionError("bug")
+        return partner
+
+    def events(self, *names, **fail):
+        return self.env["dsync.event"].concat(
+            *(
+                self.make_event(
+                    "ping",
+                    {"name": name, **({"fail": fail[name]} if name in fail else {})},
+                )
+                for name in names
+            )
+        )
+
+    def dispatch(self):
+        """Run the dispatcher only; return the jobs it queued."""
+        before = self.env["queue.job"].search([])
+        self.backend._dsync_dispatch_events()
+        return self.env["queue.job"].search([]) - before
+
+    def partners(self, *names):
+        return self.env["res.partner"].search([("name", "in", names)])
+
+    # ------------------------------------------------------------------
+    def test_even_chunks(self):
+        self.assertEqual([len(c) for c in even_chunks(list(range(23)), 10)], [7, 8, 8])
+        self.assertEqual(list(even_chunks([1, 2, 3], 20)), [[1, 2, 3]])
+        self.assertEqual(list(even_chunks([1, 2], 1)), [[1], [2]])
+        self.assertEqual(list(even_chunks([], 5)), [])
+        chunks = list(even_chunks(list(range(45)), 20))
+        self.assertEqual(sum(chunks, []), list(range(45)), "order and items kept")
+
+    def test_dispatcher_queues_batches_of_the_flow_size(self):
+        self.flow.batch_size = 20
+        events = self.events(*(f"p{i}" for i in range(45)))
+        jobs = self.dispatch()
+        self.assertEqual(len(jobs), 3)
+        self.assertEqual(set(jobs.mapped("method_name")), {"_dsync_run_batch"})
+        self.assertEqual(sorted(len(job.records) for job in jobs), [15, 15, 15])
+        self.assertEqual(set(jobs.mapped("channel")), {self.flow._channel_name()})
+        self.assertEqual(set(events.mapped("state")), {"queued"})
+        self.assertEqual(events.job_id, jobs)
+        # oldest first: the first job holds the first events
+        first = jobs.sorted("id")[:1]
+        self.assertEqual(first.records.ids, events[:15].ids)
+        with self.processor("ping", self.partner_processor):
+            run_jobs(self.env)
+        events.invalidate_recordset()
+        self.assertEqual(set(events.mapped("state")), {"done"})
+        self.assertEqual(len(self.calls), 45)
+
+    def test_batch_size_one_or_one_event_gives_one_job_per_event(self):
+        self.flow.batch_size = 1
+        events = self.events("a", "b")
+        jobs = self.dispatch()
+        self.assertEqual(set(jobs.mapped("method_name")), {"_dsync_run"})
+        self.assertEqual(
+            sorted(jobs.mapped("identity_key")),
+            sorted(f"dsync-event-{e.id}" for e in events),
+        )
+        self.flow.batch_size = 20
+        lone = self.events("c")
+        job = self.dispatch()
+        self.assertEqual(job.method_name, "_dsync_run")
+        self.assertEqual(lone.job_id, job)
+
+    def test_each_event_of_a_batch_gets_its_own_outcome(self):
+        events = self.events(
+            "ok1", "bad", "old", "bug", "ok2", bad="business", old="stale", bug="bug"
+        )
+        self.dispatch()
+        with (
+            self.processor("ping", self.partner_processor),
+            mute_logger("odoo.addons.distribution_sync_core.models.dsync_event"),
+        ):
+            run_jobs(self.env)
+        events.invalidate_recordset()
+        self.assertEqual(
+            events.mapped("state"), ["done", "failed", "stale", "failed", "done"]
+        )
+        # a failed event's own effects are rolled back, the others' kept
+        self.assertEqual(
+            sorted(self.partners("ok1", "bad", "old", "bug", "ok2").mapped("name")),
+            ["ok1", "ok2"],
+        )
+        self.assertEqual(events[0].res_id, self.partners("ok1").id)
+        self.assertEqual(events[1].exception_ids.category, "unknown_product")
+        self.assertEqual(events[3].exception_ids.category, "processing_error")
+        self.assertIn("ZeroDivisionError", events[3].exception_ids.details)
+        self.assertFalse(events[2].exception_ids)
+        self.assertEqual(len(events.job_id), 1, "one job did it all")
+
+    def test_batch_hook_applies_some_together_the_rest_one_by_one(self):
+        events = self.events("h1", "s1", "h2", "s2")
+
+        def hook(backend, batch):
+            taken = batch.filtered(lambda e: e._dsync_data()["name"].startswith("h"))
+            partners = backend.env["res.partner"].create(
+                [{"name": e._dsync_data()["name"]} for e in taken]
+            )
+            return dict(zip(taken, partners, strict=True))
+
+        self.dispatch()
+        with self.batch_hook(hook), self.processor("ping", self.partner_processor):
+            (ran,) = run_jobs(self.env)
+        self.assertIn("2 applied together", ran[0].result)
+        self.assertEqual(self.calls, ["s1", "s2"], "the processor saw only the rest")
+        events.invalidate_recordset()
+        self.assertEqual(set(events.mapped("state")), {"done"})
+        self.assertEqual(
+            [self.env["res.partner"].browse(e.res_id).name for e in events],
+            ["h1", "s1", "h2", "s2"],
+        )
+
+    def test_failing_batch_hook_leaves_nothing_and_events_go_one_by_one(self):
+        events = self.events("x1", "x2", "x3")
+
+        def hook(backend, batch):
+            backend.env["res.partner"].create({"name": "hook-leftover"})
+            raise BusinessError("amount_mismatch", "one order of the batch is wrong")
+
+        self.dispatch()
+        with self.batch_hook(hook), self.processor("ping", self.partner_processor):
+            run_jobs(self.env)
+        events.invalidate_recordset()
+        self.assertFalse(self.partners("hook-leftover"), "the hook's savepoint is gone")
+        self.assertEqual(self.calls, ["x1", "x2", "x3"])
+        self.assertEqual(set(events.mapped("state")), {"done"})
+        self.assertFalse(events.exception_ids)
+
+    def test_transient_failure_in_a_batch_retries_that_event_alone(self):
+        self.flow.write({"max_retries": 3, "retry_base_seconds": 60})
+        events = self.events("ok", "busy", busy="transient")
+        self.dispatch()
+        batch_job = events.job_id
+        with self.processor("ping", self.partner_processor):
+            run_jobs(self.env, max_rounds=1, converge=False)
+            events.invalidate_recordset()
+            ok, busy = events
+            self.assertEqual(ok.state, "done")
+            self.assertEqual(busy.state, "queued")
+            self.assertIn("attempt 1/3", busy.last_error)
+            retry_job = busy.job_id
+            self.assertNotEqual(retry_job, batch_job)
+            self.assertEqual(retry_job.identity_key, f"dsync-event-{busy.id}")
+            self.assertEqual(retry_job.retry, 1, "the batch's attempt counts")
+            self.assertTrue(retry_job.eta, "retried after a backoff, not at once")
+            self.assertEqual(batch_job.state, "done")
+            # the retries run out on the flow's maximum, attempts all counted
+            for _round in range(5):
+                self.time_passes()
+                run_jobs(self.env, max_rounds=1, converge=False)
+        busy.invalidate_recordset()
+        self.assertEqual(self.calls.count("busy"), 3)
+        self.assertEqual(busy.state, "failed")
+        self.assertEqual(busy.exception_ids.category, "retries_exhausted")
+        self.assertEqual(self.calls.count("ok"), 1)
