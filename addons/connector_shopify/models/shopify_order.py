@@ -293,6 +293,13 @@ class DsyncBackend(models.Model):
         next_seq = max(sale.order_line.mapped("sequence") or [0]) + 1
         for line in order.lines:
             so_line = current.pop(line.id, None)
+            if so_line and so_line.product_id != products[line.id]:
+                # Shopify never gives a line item another variant (an edit
+                # removes the line and adds one); should a payload do so, the
+                # old line goes and a new one takes the line item's binding.
+                if so_line.product_uom_qty:
+                    plan["remove"].append(so_line)
+                so_line = None
             seq = so_line.sequence if so_line else next_seq
             vals = self._shopify_line_vals(line, products[line.id], taxes(line), seq)
             if not so_line:
@@ -340,6 +347,10 @@ class DsyncBackend(models.Model):
         if lines_changed or prices_changed:
             changes = dict(vals)
             changes.pop("sequence")
+            if not so_line.product_updatable:
+                # a confirmed order's shipping line whose delivery method
+                # mapping changed: its amounts follow Shopify, its product stays
+                changes.pop("product_id")
             plan["write"].append((so_line, changes))
         plan["lines_changed"] |= lines_changed
         plan["prices_changed"] |= bool(prices_changed)

@@ -370,6 +370,27 @@ class TestOrderUpdates(ShopifyOrderCase):
             [("SKU-A", 4.0), ("SKU-C", 1.0)],
         )
 
+    def test_line_item_given_another_product_is_replaced_not_rewritten(self):
+        """Odoo refuses a new product on a confirmed order's line: a payload
+        whose line item changed variant zeroes the old line and adds one,
+        which takes over the line item's binding."""
+        v1 = make_order(5110, "#1110", [("SKU-A", 2, "10.00")], updated_at=T1)
+        self.deliver(("orders/create", v1))
+        sale = self.sale_orders("#1110")
+        old_line = self.product_lines(sale)
+        line_item_id = v1["line_items"][0]["id"]
+        v2 = make_order(5110, "#1110", [("SKU-B", 3, "4.00")], updated_at=T2)
+        self.assertEqual(v2["line_items"][0]["id"], line_item_id)
+        event = self.deliver(("orders/updated", v2))
+        self.assertEqual(event.state, "done", event.last_error)
+        self.assertEqual(old_line.product_uom_qty, 0.0)
+        new_line = self.product_lines(sale) - old_line
+        self.assertEqual(
+            (new_line.product_id, new_line.product_uom_qty), (self.product_b, 3.0)
+        )
+        self.assertEqual(self.binding(new_line, line_item_id).res_id, new_line.id)
+        self.assert_totals(sale, v2)
+
     def test_pending_kept_as_quotation_then_paid_confirms(self):
         pending = make_order(
             5103,
