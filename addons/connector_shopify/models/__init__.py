@@ -1,5 +1,6 @@
 from . import dsync_backend
 from . import shopify_order
+from . import shopify_order_batch
 from . import shopify_outbound
 from . import sale_order
 from . import sale_order_line

@@ -180,14 +180,49 @@ class DsyncBackend(models.Model):
     # create / update
     # ------------------------------------------------------------------
     def _shopify_create_order(self, order):
-        pricelist = self._shopify_pricelist(order)
-        products = self._shopify_products(order.lines)
-        carriers = self._shopify_carriers(order.shipping_lines)
-        taxes = self._shopify_tax_finder(order)
+        return self._shopify_create_orders([order])
+
+    def _shopify_resolve(self, order):
+        """What an order needs from the mappings; raises ``BusinessError``
+        (unknown product, missing mapping) before anything is written."""
+        resolved = {
+            "pricelist": self._shopify_pricelist(order),
+            "products": self._shopify_products(order.lines),
+            "carriers": self._shopify_carriers(order.shipping_lines),
+            "taxes": self._shopify_tax_finder(order),
+        }
         self._shopify_check_gateways(order)
-        partner, invoice_address, delivery_address = self._shopify_partners(order)
+        return resolved
+
+    def _shopify_create_orders(self, orders, resolved=None):
+        """Sale orders of new Shopify orders, created together (one
+        ``create`` for the customers, one for their addresses, one for the
+        orders and one for the line bindings). Raises on the first order that
+        cannot be created as Shopify has it; the caller's savepoint then
+        drops them all."""
+        if resolved is None:
+            resolved = [self._shopify_resolve(order) for order in orders]
+        addresses = self._shopify_partners_many(orders)
+        vals_list = [
+            self._shopify_order_vals(order, needs, *partners)
+            for order, needs, partners in zip(orders, resolved, addresses, strict=True)
+        ]
+        sales = self.env["sale.order"].create(vals_list)
+        to_bind = []
+        for sale, order in zip(sales, orders, strict=True):
+            self._shopify_check_amounts(sale, order)
+            by_sequence = {line.sequence: line for line in sale.order_line}
+            to_bind += [
+                (line.id, by_sequence[seq], order.updated_at)
+                for seq, line in enumerate(order.lines, start=1)
+            ]
+        self._shopify_bind_lines(to_bind)
+        return sales
+
+    def _shopify_order_vals(self, order, needs, partner, invoice_address, shipping):
+        taxes, carriers = needs["taxes"], needs["carriers"]
         line_vals = [
-            self._shopify_line_vals(line, products[line.id], taxes(line), seq)
+            self._shopify_line_vals(line, needs["products"][line.id], taxes(line), seq)
             for seq, line in enumerate(order.lines, start=1)
         ]
         line_vals += [
@@ -198,8 +233,8 @@ class DsyncBackend(models.Model):
             "company_id": self.company_id.id,
             "partner_id": partner.id,
             "partner_invoice_id": invoice_address.id,
-            "partner_shipping_id": delivery_address.id,
-            "pricelist_id": pricelist.id,
+            "partner_shipping_id": shipping.id,
+            "pricelist_id": needs["pricelist"].id,
             "fiscal_position_id": False,
             "client_order_ref": order.name,
             "origin": _("Shopify %s", order.name),
@@ -212,14 +247,7 @@ class DsyncBackend(models.Model):
         }
         if self.shopify_team_id:
             vals["team_id"] = self.shopify_team_id.id
-        sale = self.env["sale.order"].create(vals)
-        self._shopify_check_amounts(sale, order)
-        by_sequence = {line.sequence: line for line in sale.order_line}
-        self._shopify_bind_lines(
-            {line.id: by_sequence[seq] for seq, line in enumerate(order.lines, 1)},
-            order.updated_at,
-        )
-        return sale
+        return vals
 
     def _shopify_info_vals(self, order):
         """What Odoo only records of Shopify (never owned business data)."""
@@ -363,14 +391,13 @@ class DsyncBackend(models.Model):
                 [dict(vals, order_id=sale.id) for _ext, vals in plan["create"]]
             )
             self._shopify_bind_lines(
-                {
-                    ext: so_line
+                [
+                    (ext, so_line, updated_at)
                     for (ext, _vals), so_line in zip(
                         plan["create"], new_lines, strict=True
                     )
                     if ext
-                },
-                updated_at,
+                ]
             )
         removed = self.env["sale.order.line"].concat(*plan["remove"])
         if sale.state == "draft":
@@ -596,40 +623,102 @@ class DsyncBackend(models.Model):
     # ------------------------------------------------------------------
     # customers
     # ------------------------------------------------------------------
-    def _shopify_partners(self, order):
-        """(customer, invoice address, delivery address) of the order."""
-        customer_id = order.customer.get("id")
-        partner = (
-            self.env["dsync.binding"]._find_record(self, "res.partner", customer_id)
-            if customer_id
-            else None
+    def _shopify_partners_many(self, orders):
+        """[(customer, invoice address, delivery address)] of each order:
+        customers by Shopify id, then email/phone, else created (together),
+        and the addresses each order needs (created together)."""
+        Partner = self.env["res.partner"]
+        customer_ids = [
+            str(order.customer["id"]) for order in orders if order.customer.get("id")
+        ]
+        bindings = (
+            {
+                binding.external_id: binding
+                for binding in self.env["dsync.binding"].search(
+                    [
+                        ("backend_id", "=", self.id),
+                        ("res_model", "=", "res.partner"),
+                        ("external_id", "in", customer_ids),
+                    ]
+                )
+            }
+            if customer_ids
+            else {}
         )
         places = {}
-        if not partner:
-            partner = self._shopify_find_partner(order) or self._shopify_create_partner(
-                order, places
-            )
-            if customer_id:
-                self._shopify_bind(partner, customer_id)
-        found, missing = {}, []
-        for kind, address in (
-            ("invoice", order.billing_address),
-            ("delivery", order.shipping_address),
-        ):
-            child = self._shopify_find_address(partner, address, kind)
-            if child:
-                found[kind] = child
+        partners, new_vals, to_bind = [], [], []
+        for order in orders:
+            customer_id = str(order.customer.get("id") or "")
+            binding = bindings.get(customer_id)
+            partner = Partner.browse(binding.res_id).exists() if binding else Partner
+            if not partner:
+                partner = self._shopify_find_partner(order)
+                if not partner:
+                    new_vals.append(self._shopify_partner_vals(order, places))
+                if customer_id:
+                    to_bind.append((len(partners), customer_id))
+            partners.append(partner)
+        created = iter(Partner.create(new_vals))
+        partners = [partner or next(created) for partner in partners]
+        self._shopify_bind_partners(
+            [(partners[index], customer_id) for index, customer_id in to_bind],
+            bindings,
+        )
+        found = [{} for _order in orders]
+        missing = []
+        for index, (order, partner) in enumerate(zip(orders, partners, strict=True)):
+            for kind, address in (
+                ("invoice", order.billing_address),
+                ("delivery", order.shipping_address),
+            ):
+                child = self._shopify_find_address(partner, address, kind)
+                if child:
+                    found[index][kind] = child
+                else:
+                    missing.append((index, kind, address))
+        children = Partner.create(
+            [
+                self._shopify_child_vals(partners[index], address, kind, places)
+                for index, kind, address in missing
+            ]
+        )
+        for (index, kind, _address), child in zip(missing, children, strict=True):
+            found[index][kind] = child
+        return [
+            (partner, addresses["invoice"], addresses["delivery"])
+            for partner, addresses in zip(partners, found, strict=True)
+        ]
+
+    def _shopify_bind_partners(self, pairs, bindings):
+        """Bind customers to their Shopify ids; a binding left by a deleted
+        contact is pointed at the new one."""
+        new = []
+        for partner, customer_id in pairs:
+            if customer_id in bindings:
+                bindings[customer_id].res_id = partner.id
             else:
-                missing.append((kind, address))
-        if missing:
-            children = self.env["res.partner"].create(
-                [
-                    self._shopify_child_vals(partner, address, kind, places)
-                    for kind, address in missing
-                ]
-            )
-            found.update(zip([kind for kind, _a in missing], children, strict=True))
-        return partner, found["invoice"], found["delivery"]
+                new.append(
+                    {
+                        "backend_id": self.id,
+                        "res_model": "res.partner",
+                        "res_id": partner.id,
+                        "external_id": customer_id,
+                    }
+                )
+        self._shopify_create_bindings(new, "customers")
+
+    def _shopify_create_bindings(self, vals_list, what):
+        """One ``create``; a concurrent job that bound one of the ids first
+        makes this one retry (it then sees the binding)."""
+        if not vals_list:
+            return self.env["dsync.binding"]
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                return self.env["dsync.binding"].create(vals_list)
+        except psycopg2.errors.UniqueViolation as err:
+            raise TransientError(
+                f"{what} bound by another job meanwhile", retry_after=5
+            ) from err
 
     def _shopify_find_partner(self, order):
         Partner = self.env["res.partner"]
@@ -657,7 +746,7 @@ class DsyncBackend(models.Model):
             )
         return Partner
 
-    def _shopify_create_partner(self, order, places=None):
+    def _shopify_partner_vals(self, order, places=None):
         customer = order.customer
         source = order.billing_address or customer.get("default_address") or {}
         name = _person_name(customer) or _person_name(source)
@@ -669,7 +758,7 @@ class DsyncBackend(models.Model):
             "company_id": False,
         }
         vals.update(self._shopify_address_vals(source, places))
-        return self.env["res.partner"].create(vals)
+        return vals
 
     def _shopify_find_address(self, partner, address, kind):
         """The child address of ``partner`` matching ``address``; the partner
@@ -806,43 +895,35 @@ class DsyncBackend(models.Model):
                 retry_after=5,
             ) from err
 
-    def _shopify_bind_lines(self, lines_by_id, updated_at):
-        """Bind sale order lines to their line item ids, in one create."""
-        if not lines_by_id:
+    def _shopify_bind_lines(self, entries):
+        """Bind sale order lines to their line item ids: ``entries`` are
+        (line item id, sale.order.line, updated_at); one search, one create."""
+        if not entries:
             return
         Binding = self.env["dsync.binding"]
-        existing = Binding.search(
-            [
-                ("backend_id", "=", self.id),
-                ("res_model", "=", "sale.order.line"),
-                ("external_id", "in", list(lines_by_id)),
-            ]
-        )
-        for binding in existing:
-            binding.write(
-                {
-                    "res_id": lines_by_id.pop(binding.external_id).id,
-                    "external_updated_at": updated_at,
-                }
+        existing = {
+            binding.external_id: binding
+            for binding in Binding.search(
+                [
+                    ("backend_id", "=", self.id),
+                    ("res_model", "=", "sale.order.line"),
+                    ("external_id", "in", [ext for ext, _l, _u in entries]),
+                ]
             )
-        try:
-            with mute_logger("odoo.sql_db"):
-                Binding.create(
-                    [
-                        {
-                            "backend_id": self.id,
-                            "res_model": "sale.order.line",
-                            "res_id": line.id,
-                            "external_id": external_id,
-                            "external_updated_at": updated_at,
-                        }
-                        for external_id, line in lines_by_id.items()
-                    ]
+        }
+        new = []
+        for external_id, line, updated_at in entries:
+            vals = {"res_id": line.id, "external_updated_at": updated_at}
+            if external_id in existing:
+                existing[external_id].write(vals)
+            else:
+                vals.update(
+                    backend_id=self.id,
+                    res_model="sale.order.line",
+                    external_id=external_id,
                 )
-        except psycopg2.errors.UniqueViolation as err:
-            raise TransientError(
-                "order lines bound by another job meanwhile", retry_after=5
-            ) from err
+                new.append(vals)
+        self._shopify_create_bindings(new, "order lines")
 
 
 def _person_name(values):

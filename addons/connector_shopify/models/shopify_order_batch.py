@@ -1,0 +1,104 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""New Shopify orders of a batch job, created and confirmed together.
+
+Under load the core hands a batch of events to :meth:`_shopify_process_batch`.
+Creating and confirming orders one ``create`` and one ``action_confirm`` at a
+time costs Odoo twice what it costs for a batch (prefetching, recomputations
+and flushes are shared), so the hook takes the plain case — an order seen for
+the first time — and leaves every other event (updates of imported orders,
+cancellations, an order delivered twice in the batch, a customer with two new
+orders in it, anything a mapping is missing for) to the core, which processes
+them one by one through :meth:`_shopify_sync_order`, after the batch. Both
+paths build the orders with the same :meth:`_shopify_create_orders`.
+"""
+
+from collections import Counter
+
+from odoo import models
+
+from odoo.addons.distribution_sync_core.errors import BusinessError
+
+BATCH_TOPICS = ("orders/create", "orders/updated")
+
+
+class DsyncBackend(models.Model):
+    _inherit = "dsync.backend"
+
+    def _shopify_process_batch(self, events):
+        """{event: sale.order} of the new orders applied together."""
+        batch = self._shopify_batchable(events)
+        if len(batch) < 2:
+            return {}
+        orders = [order for _event, order, _needs in batch]
+        sales = self._shopify_create_orders(
+            orders, [needs for _event, _order, needs in batch]
+        )
+        statuses = self._shopify_confirm_status_set()
+        sales.filtered(
+            lambda sale: sale.shopify_financial_status in statuses
+        ).action_confirm()
+        self._shopify_create_bindings(
+            [
+                {
+                    "backend_id": self.id,
+                    "res_model": "sale.order",
+                    "res_id": sale.id,
+                    "external_id": order.id,
+                    "external_updated_at": order.updated_at,
+                    "last_event_id": event.id,
+                }
+                for (event, order, _needs), sale in zip(batch, sales, strict=True)
+            ],
+            "orders",
+        )
+        return {event: sale for (event, _o, _n), sale in zip(batch, sales, strict=True)}
+
+    def _shopify_batchable(self, events):
+        """[(event, order, resolved mappings)] that can be created together."""
+        candidates = []
+        for event in events.sorted("id"):
+            if event.topic not in BATCH_TOPICS:
+                continue
+            try:
+                order = self._shopify_parse_order(event)
+            except BusinessError:
+                continue
+            if not order.cancelled_at:
+                candidates.append((event, order))
+        if not candidates:
+            return []
+        deliveries = Counter(order.id for _event, order in candidates)
+        known = set(
+            self.env["dsync.binding"]
+            .search(
+                [
+                    ("backend_id", "=", self.id),
+                    ("res_model", "=", "sale.order"),
+                    ("external_id", "in", list(deliveries)),
+                ]
+            )
+            .mapped("external_id")
+        )
+        batch, customers = [], set()
+        for event, order in candidates:
+            keys = _customer_keys(order)
+            if deliveries[order.id] > 1 or order.id in known or keys & customers:
+                continue
+            customers |= keys
+            try:
+                needs = self._shopify_resolve(order)
+            except BusinessError:
+                continue  # processed alone, it opens its exception
+            batch.append((event, order, needs))
+        return batch
+
+
+def _customer_keys(order):
+    """What identifies the order's customer (id, email, phone)."""
+    customer = order.customer or {}
+    keys = {
+        ("id", str(customer.get("id") or "")),
+        ("email", (customer.get("email") or order.email or "").strip().lower()),
+        ("phone", (customer.get("phone") or order.phone or "").strip()),
+    }
+    return {key for key in keys if key[1]}

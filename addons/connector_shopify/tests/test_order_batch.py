@@ -1,0 +1,175 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Shopify orders in batch jobs: new orders are created and confirmed
+together; everything else in the batch is processed one by one, with the
+same results as when each event has a job of its own."""
+
+from decimal import Decimal
+
+from odoo.tests import TransactionCase, tagged
+
+from tests.simulators.shopify_orders import make_order
+
+from .order_common import ShopifyOrderFixtures
+
+T1 = "2026-11-20T12:00:00-05:00"
+T2 = "2026-11-20T12:05:00-05:00"
+
+
+def customer(n):
+    """A customer of its own for order ``n``."""
+    return {
+        "id": 770000 + n,
+        "email": f"batch-buyer-{n}@example.com",
+        "phone": f"+1514555{n:04d}",
+        "first_name": "Buyer",
+        "last_name": str(n),
+    }
+
+
+@tagged("post_install", "-at_install")
+class TestOrderBatch(ShopifyOrderFixtures, TransactionCase):
+    def order(self, n, lines=None, **kw):
+        kw.setdefault("customer", customer(n))
+        kw.setdefault("updated_at", T1)
+        return make_order(
+            6000 + n, f"#B{n}", lines or [("SKU-A", 1 + n % 3, "12.50")], **kw
+        )
+
+    def batch_results(self, events):
+        """Result notes of the batch jobs that processed ``events``."""
+        return events.job_id.filtered(
+            lambda job: job.method_name == "_dsync_run_batch"
+        ).mapped("result")
+
+    def test_new_orders_created_and_confirmed_together(self):
+        docs = [
+            self.order(1, [("SKU-A", 3, "19.99", "5.00"), ("SKU-B", 1, "150.00")]),
+            self.order(2, order_discount=("SAVE10", "percentage", 10)),
+            self.order(3, financial_status="pending"),
+            self.order(4, taxes_included=True, tax_rate=0.05),
+        ]
+        events = self.deliver(*[("orders/create", doc) for doc in docs])
+        self.assertEqual(
+            set(events.mapped("state")), {"done"}, events.mapped("last_error")
+        )
+        self.assertEqual(len(events.job_id), 1)
+        self.assertIn("4 applied together", self.batch_results(events)[0])
+        for event, doc in zip(events, docs, strict=True):
+            sale = self.sale_orders(doc["name"])
+            self.assertEqual(len(sale), 1)
+            self.assertEqual((event.res_model, event.res_id), ("sale.order", sale.id))
+            self.assert_totals(sale, doc)
+            self.assertEqual(self.binding(sale, doc["id"]).last_event_id, event)
+            for item in doc["line_items"]:
+                self.assertTrue(self.binding(sale.order_line, item["id"]))
+            partner = sale.partner_id
+            self.assertEqual(partner.email, doc["customer"]["email"])
+            self.assertEqual(
+                self.binding(partner, doc["customer"]["id"]).res_id, partner.id
+            )
+            self.assertEqual(sale.partner_invoice_id.parent_id, partner)
+            self.assertEqual(sale.partner_shipping_id.type, "delivery")
+        states = [self.sale_orders(doc["name"]).state for doc in docs]
+        self.assertEqual(states, ["sale", "sale", "draft", "sale"])
+        self.assertTrue(self.sale_orders("#B1").picking_ids, "confirmed: delivery made")
+
+    def test_batch_and_single_jobs_build_the_same_order(self):
+        lines = [("SKU-A", 3, "19.99", "5.00"), ("SKU-B", 2, "7.35", "10%")]
+        discount = ("SAVE5", "percentage", 5)
+        batched = [self.order(n, lines, order_discount=discount) for n in (11, 12)]
+        self.deliver(*[("orders/create", doc) for doc in batched])
+        self.backend._dsync_flow("orders").batch_size = 1
+        alone = self.order(13, lines, order_discount=discount)
+        event = self.deliver(("orders/create", alone))
+        self.assertEqual(event.job_id.method_name, "_dsync_run")
+
+        def shape(sale):
+            return [
+                (
+                    line.product_id,
+                    line.product_uom_qty,
+                    line.price_unit,
+                    line.discount,
+                    line.tax_id,
+                    line.is_delivery,
+                    line.price_total,
+                )
+                for line in sale.order_line.sorted("sequence")
+            ] + [sale.amount_untaxed, sale.amount_tax, sale.amount_total, sale.state]
+
+        reference = shape(self.sale_orders("#B13"))
+        for doc in batched:
+            self.assertEqual(shape(self.sale_orders(doc["name"])), reference)
+
+    def test_updates_duplicates_shared_customers_and_errors_in_one_batch(self):
+        """What the batch does not create together is processed alone, in
+        order, after it: the results are those of one job per event."""
+        self.deliver(("orders/create", self.order(20)))
+        twin_customer = customer(23)
+        deliveries = [
+            ("orders/updated", self.order(20, [("SKU-B", 2, "4.00")], updated_at=T2)),
+            ("orders/create", self.order(21)),
+            ("orders/create", self.order(22)),
+            ("orders/updated", self.order(22, [("SKU-A", 5, "12.50")], updated_at=T2)),
+            ("orders/create", self.order(23, customer=twin_customer)),
+            ("orders/create", self.order(24, customer=twin_customer)),
+            ("orders/create", self.order(25, [("SKU-NOPE", 1, "1.00")])),
+            ("orders/create", self.order(26)),
+        ]
+        events = self.deliver(*deliveries)
+        self.assertEqual(len(events.job_id), 1, "one batch job")
+        self.assertEqual(
+            events.mapped("state"),
+            ["done", "done", "done", "done", "done", "done", "failed", "done"],
+            events.mapped("last_error"),
+        )
+        # 21, 23 and 26 together; the rest alone
+        self.assertIn("3 applied together", self.batch_results(events)[0])
+        # the update of an imported order is applied
+        self.assertEqual(
+            self.product_lines(self.sale_orders("#B20"))
+            .filtered("product_uom_qty")
+            .product_id,
+            self.product_b,
+        )
+        # an order created and updated in the same batch: one order, latest state
+        self.assertEqual(len(self.sale_orders("#B22")), 1)
+        self.assertEqual(
+            self.product_lines(self.sale_orders("#B22")).product_uom_qty, 5.0
+        )
+        # a customer with two new orders in the batch: one contact
+        partners = self.env["res.partner"].search(
+            [("email", "=", twin_customer["email"]), ("parent_id", "=", False)]
+        )
+        self.assertEqual(len(partners), 1)
+        self.assertEqual(
+            (self.sale_orders("#B23") | self.sale_orders("#B24")).partner_id, partners
+        )
+        # an unknown SKU: an exception for the warehouse, nothing else held back
+        self.assertEqual(events[6].exception_ids.category, "unknown_product")
+        self.assertFalse(self.sale_orders("#B25"))
+        self.assertEqual(len(self.sale_orders("#B26")), 1)
+
+    def test_amount_mismatch_in_a_batch_leaves_no_trace_of_the_batch(self):
+        """An order Odoo would total differently makes the batch roll back
+        whole; its events are then processed one by one: the good orders are
+        created, the wrong one opens its exception, no contact is left over."""
+        docs = [self.order(n) for n in (31, 32, 33)]
+        wrong = docs[1]
+        wrong["total_price"] = str(Decimal(wrong["total_price"]) + Decimal("0.05"))
+        wrong["total_price_set"]["shop_money"]["amount"] = wrong["total_price"]
+        events = self.deliver(*[("orders/create", doc) for doc in docs])
+        self.assertEqual(events.mapped("state"), ["done", "failed", "done"])
+        self.assertIn("0 applied together", self.batch_results(events)[0])
+        self.assertEqual(events[1].exception_ids.category, "amount_mismatch")
+        self.assertFalse(self.sale_orders("#B32"))
+        self.assertFalse(self.binding(self.env["sale.order"], wrong["id"]))
+        self.assertEqual(
+            self.env["res.partner"].search_count(
+                [("email", "=", wrong["customer"]["email"])]
+            ),
+            0,
+            "its customer went with its rolled-back attempt",
+        )
+        for doc in (docs[0], docs[2]):
+            self.assertEqual(self.sale_orders(doc["name"]).state, "sale")
