@@ -6,9 +6,11 @@ queue, against the same orders created through Odoo's XML-RPC API.
 Self-contained: copies the template database (the one ``tools/test.sh``
 built: DSYNC_TEST_DB, default ``dsync_test``) to ``<template>_bench_orders``
 with its filestore, writes a server config in DSYNC_RUN_DIR (default
-``.run/``) with tools/common.sh, starts Odoo on a free port with 2 HTTP
-workers and queue_job's runner (channels ``root:2,root.dsync:2``: two jobs at
-a time, as on 2 cores), then:
+``.run/``) with tools/common.sh, starts Odoo on a free port with
+``--workers`` HTTP workers (default: Odoo's guideline of 2 × CPUs + 1; jobs
+run inside them, so with as many workers as job slots the webhooks would wait
+behind the jobs) and queue_job's runner (channels ``root:2,root.dsync:2``: two
+jobs at a time, as on 2 cores), then:
 
 1. creates a Shopify backend, a 5 % tax mapped from ``GST 5.0``, a delivery
    method mapped from ``standard`` and ``--skus`` products (XML-RPC);
@@ -20,7 +22,8 @@ a time, as on 2 cores), then:
    external integration would through Odoo's API, from ``--clients``
    threads: find or create the customer, find the products by reference,
    create the order with its lines and taxes, confirm it;
-4. prints both rates and their ratio (goals: ≥ 20 orders/s, ≥ 5×).
+4. prints both rates and their ratio (goals: ≥ 20 orders/s, ≥ 5×), and how
+   the job queue batched the webhook path's events.
 
 A warm-up of a few orders through each path is not counted. The server is
 stopped and the copy dropped at the end (``--keep`` keeps both for a look).
@@ -28,6 +31,7 @@ stopped and the copy dropped at the end (``--keep`` keeps both for a look).
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import socket
@@ -78,8 +82,9 @@ class Server:
     """An Odoo server with 2 workers and queue_job's runner on a copy of the
     template database."""
 
-    def __init__(self, template, run_dir, keep=False):
+    def __init__(self, template, run_dir, workers, keep=False):
         self.template = template
+        self.workers = workers
         self.db = f"{template}_bench_orders"
         self.run_dir = Path(run_dir)
         self.port = free_port()
@@ -92,8 +97,9 @@ class Server:
     def prepare(self):
         common_sh(
             'dsync_write_config "$CONF" "$DB" "dbfilter = ^$DB\\$" '
-            '"http_interface = 127.0.0.1" "http_port = $PORT" "workers = 2" '
+            '"http_interface = 127.0.0.1" "http_port = $PORT" "workers = $WORKERS" '
             '"max_cron_threads = 0"',
+            WORKERS=self.workers,
             DSYNC_RUN_DIR=self.run_dir,
             DSYNC_QUEUE_CHANNELS=CHANNELS,
             CONF=self.conf,
@@ -119,7 +125,7 @@ class Server:
                 str(self.conf),
                 "-d",
                 self.db,
-                "--workers=2",
+                f"--workers={self.workers}",
                 "--log-level=warn",
                 f"--logfile={self.log}",
             ],
@@ -276,7 +282,7 @@ def make_orders(count, first_id, skus, run):
                 customer={
                     "id": order_id * 10,
                     "email": f"buyer-{run}-{order_id}@example.com",
-                    "phone": f"+1555{order_id:07d}"[:12],
+                    "phone": f"+1555{order_id % 10**7:07d}",
                 },
             )
         )
@@ -307,6 +313,7 @@ def run_webhooks(rpc, url, setup, orders, senders, timeout):
         response = sender.deliver(doc, "orders/create", attempts=5)
         return response.status_code
 
+    started_at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
     t0 = time.perf_counter()
     with ThreadPoolExecutor(senders) as pool:
         statuses = list(pool.map(post, orders))
@@ -324,6 +331,21 @@ def run_webhooks(rpc, url, setup, orders, senders, timeout):
         "search_count",
         [["backend_id", "=", setup["backend_id"]], ["state", "=", "failed"]],
     )
+    jobs = rpc(
+        "queue.job",
+        "search_read",
+        [
+            ["method_name", "in", ["_dsync_run", "_dsync_run_batch"]],
+            ["date_created", ">=", started_at],
+        ],
+        fields=["method_name", "result"],
+    )
+    batches = [job for job in jobs if job["method_name"] == "_dsync_run_batch"]
+    together = sum(
+        int(match.group(1))
+        for job in batches
+        if (match := re.match(r"(\d+) applied together", job["result"] or ""))
+    )
     return {
         "orders": len(orders),
         "confirmed": done,
@@ -331,6 +353,9 @@ def run_webhooks(rpc, url, setup, orders, senders, timeout):
         "post_seconds": posted,
         "seconds": elapsed,
         "failed_events": failed,
+        "jobs": len(jobs),
+        "batch_jobs": len(batches),
+        "together": together,
     }
 
 
@@ -436,6 +461,12 @@ def main():
     parser.add_argument("--skus", type=int, default=50)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2 * (os.cpu_count() or 1) + 1,
+        help="Odoo HTTP workers (default: Odoo's guideline, 2 x CPUs + 1)",
+    )
     parser.add_argument("--warmup", type=int, default=6)
     parser.add_argument("--timeout", type=int, default=600)
     parser.add_argument(
@@ -445,7 +476,7 @@ def main():
     args = parser.parse_args()
     run_dir = os.environ.get("DSYNC_RUN_DIR", str(ROOT / ".run"))
 
-    server = Server(args.template, run_dir, keep=args.keep)
+    server = Server(args.template, run_dir, args.workers, keep=args.keep)
     print(f"copying {args.template} to {server.db}; Odoo on {server.url}")
     server.prepare()
     try:
@@ -470,7 +501,8 @@ def main():
     hook_rate = hook["confirmed"] / hook["seconds"]
     api_rate = api["confirmed"] / api["seconds"]
     print(
-        f"{os.cpu_count()} CPUs; Odoo: 2 HTTP workers, job channels {CHANNELS}; "
+        f"{os.cpu_count()} CPUs; Odoo: {args.workers} HTTP workers, job channels "
+        f"{CHANNELS}; "
         f"{args.orders} orders of 1-3 lines each"
     )
     print(
@@ -478,6 +510,11 @@ def main():
         f"confirmed in {hook['seconds']:.2f} s = {hook_rate:.1f} orders/s "
         f"(posting took {hook['post_seconds']:.2f} s, {hook['accepted']} x 202, "
         f"{hook['failed_events']} failed events; goal >= 20 orders/s)"
+    )
+    print(
+        f"  processing jobs: {hook['jobs']} ({hook['batch_jobs']} batch jobs, "
+        f"{hook['orders'] / max(hook['jobs'], 1):.1f} events a job); "
+        f"{hook['together']} orders created and confirmed together"
     )
     print(
         f"XML-RPC create + confirm ({args.clients} clients): "
