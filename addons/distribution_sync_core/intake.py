@@ -247,7 +247,7 @@ def accept(
         event_id, duplicate = store.insert(raw, delivery)
         if duplicate:
             return json_response(200, {"status": "duplicate", "event": event_id})
-        env["dsync.backend"].browse(backend_id)._dsync_wake_dispatcher()
+        _wake_after_commit(env, backend_id)
         return json_response(202, {"status": "accepted", "event": event_id})
     except Exception:
         # Whatever happened, the platform gets a retryable answer and no
@@ -257,6 +257,28 @@ def accept(
         return json_response(
             503, {"error": "temporarily unavailable"}, {"Retry-After": "60"}
         )
+
+
+def _wake_after_commit(env, backend_id):
+    """Commit the stored event, then make sure a dispatch job is pending.
+
+    In this order no wake-up is lost: a dispatch job that the check finds
+    still pending (or enqueued) has not started, and queue_job commits a
+    job's start before running it, so its scan sees this event. Checked
+    before the event's commit, a dispatch job could take its snapshot in
+    between and miss the event, which would then wait for the safety cron.
+    The event is stored whatever happens next: a failure to wake the
+    dispatcher is logged and left to that cron.
+    """
+    env.cr.commit()
+    try:
+        env["dsync.backend"].browse(backend_id)._dsync_wake_dispatcher()
+    except Exception:
+        _logger.exception(
+            "backend %s: event stored, dispatcher not woken (the cron will)",
+            backend_id,
+        )
+        env.cr.rollback()
 
 
 def body_as_text(raw):

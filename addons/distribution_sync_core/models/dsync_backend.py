@@ -504,8 +504,8 @@ class DsyncBackend(models.Model):
     @api.model
     def _cron_dsync_dispatch_received(self, min_age_seconds=30):
         """Safety net: wake the dispatcher of backends whose received events
-        have waited too long (a delivery committed just after a dispatch job
-        scanned, or a job lost with its database)."""
+        have waited too long (a dispatch job that failed, was cancelled or was
+        lost with its database, or a request that could not wake it)."""
         self.env.cr.execute(
             """SELECT DISTINCT backend_id FROM dsync_event
                 WHERE state = 'received'
