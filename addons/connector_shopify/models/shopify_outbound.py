@@ -356,16 +356,11 @@ class DsyncBackend(models.Model):
             yield f"{sku}@{location_gid}", data, product
 
     def _shopify_post_stock(self, location_gid, location, products):
-        Outbox = self.env["dsync.outbox"].sudo()
-        count = 0
-        for key, data, product in self._shopify_stock_messages(
-            location_gid, location, products
-        ):
-            Outbox._dsync_post(
-                self, "stock_export", key, data, record=product, trigger=False
-            )
-            count += 1
-        return count
+        messages = list(self._shopify_stock_messages(location_gid, location, products))
+        self.env["dsync.outbox"].sudo()._dsync_post_many(
+            self, "stock_export", messages, trigger=False
+        )
+        return len(messages)
 
     # ------------------------------------------------------------------
     # stock export: triggers

@@ -12,6 +12,9 @@ from ..masking import mask_payload
 
 _logger = logging.getLogger(__name__)
 
+# Messages one upsert statement posts (_dsync_post_many).
+POST_CHUNK = 1000
+
 OUTBOX_STATES = [
     ("pending", "Pending"),
     ("sent", "Sent"),
@@ -98,30 +101,21 @@ class DsyncOutbox(models.Model):
         key gets the new payload (and a new idempotency key, since its content
         changed); otherwise a new message is inserted. Returns the message.
         """
+        return self._dsync_post_many(
+            backend, flow_code, [(key, data, record)], trigger=trigger
+        )
+
+    @api.model
+    def _dsync_post_many(self, backend, flow_code, items, trigger=True):
+        """:meth:`_dsync_post` for many ``(key, data, record)`` at once: one
+        upsert statement per thousand messages; of one key given twice, the
+        last wins. Returns the messages."""
         backend.ensure_one()
         flow = backend._dsync_flow(flow_code)
-        correlation = self.env.context.get("dsync_correlation_id") or uuid.uuid4().hex
+        correlation = self.env.context.get("dsync_correlation_id")
         uid = self.env.uid
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            INSERT INTO dsync_outbox
-                (backend_id, company_id, flow_code, coalesce_key, idempotency_key,
-                 payload, state, attempts, coalesced_count, correlation_id,
-                 res_model, res_id, create_uid, create_date, write_uid, write_date)
-            VALUES (%s, %s, %s, %s, %s, %s, 'pending', 0, 0, %s, %s, %s,
-                    %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')
-            ON CONFLICT (backend_id, flow_code, coalesce_key) WHERE state = 'pending'
-            DO UPDATE SET payload = EXCLUDED.payload,
-                          idempotency_key = EXCLUDED.idempotency_key,
-                          coalesced_count = dsync_outbox.coalesced_count + 1,
-                          correlation_id = EXCLUDED.correlation_id,
-                          res_model = EXCLUDED.res_model,
-                          res_id = EXCLUDED.res_id,
-                          write_uid = EXCLUDED.write_uid,
-                          write_date = EXCLUDED.write_date
-            RETURNING id
-            """,
+        latest = {key: (data, record) for key, data, record in items}
+        rows = [
             (
                 backend.id,
                 backend.company_id.id,
@@ -129,18 +123,48 @@ class DsyncOutbox(models.Model):
                 key,
                 uuid.uuid4().hex,
                 json.dumps(data, separators=(",", ":"), sort_keys=True),
-                correlation,
+                correlation or uuid.uuid4().hex,
                 record._name if record else None,
                 record.id if record else None,
                 uid,
                 uid,
-            ),
-        )
-        message = self.browse(self.env.cr.fetchone()[0])
-        message.invalidate_recordset()
-        if trigger and flow.mode == "realtime" and flow.active:
+            )
+            for key, (data, record) in latest.items()
+        ]
+        self.env.flush_all()
+        ids = []
+        for start in range(0, len(rows), POST_CHUNK):
+            ids += self.env.cr.execute_values(
+                """
+                INSERT INTO dsync_outbox
+                    (backend_id, company_id, flow_code, coalesce_key,
+                     idempotency_key, payload, state, attempts, coalesced_count,
+                     correlation_id, res_model, res_id,
+                     create_uid, create_date, write_uid, write_date)
+                VALUES %s
+                ON CONFLICT (backend_id, flow_code, coalesce_key)
+                    WHERE state = 'pending'
+                DO UPDATE SET payload = EXCLUDED.payload,
+                              idempotency_key = EXCLUDED.idempotency_key,
+                              coalesced_count = dsync_outbox.coalesced_count + 1,
+                              correlation_id = EXCLUDED.correlation_id,
+                              res_model = EXCLUDED.res_model,
+                              res_id = EXCLUDED.res_id,
+                              write_uid = EXCLUDED.write_uid,
+                              write_date = EXCLUDED.write_date
+                RETURNING id
+                """,
+                rows[start : start + POST_CHUNK],
+                template="(%s, %s, %s, %s, %s, %s, 'pending', 0, 0, %s, %s, %s,"
+                " %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')",
+                page_size=POST_CHUNK,
+                fetch=True,
+            )
+        messages = self.browse(row[0] for row in ids)
+        messages.invalidate_recordset()
+        if messages and trigger and flow.mode == "realtime" and flow.active:
             flow._enqueue_drain()
-        return message
+        return messages
 
     # ------------------------------------------------------------------
     # results of a send

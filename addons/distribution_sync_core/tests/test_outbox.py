@@ -32,6 +32,40 @@ class TestOutbox(DsyncCase):
             self.Outbox.search_count([("backend_id", "=", self.backend.id)]), 2
         )
 
+    def test_post_many_coalesces_like_one_by_one(self):
+        pending = self.post("SKU-1@WH", {"qty": 5}, trigger=False)
+        partner = self.env.ref("base.partner_admin")
+        items = [(f"SKU-{i}@WH", {"qty": i}, partner) for i in range(2, 2500)]
+        items += [("SKU-1@WH", {"qty": 7}, None), ("SKU-2@WH", {"qty": -1}, None)]
+        messages = self.Outbox.with_context(
+            dsync_correlation_id="corr-bulk"
+        )._dsync_post_many(self.backend, "outbound", items, trigger=False)
+        self.assertEqual(len(messages), 2499, "one message per key, over 3 chunks")
+        self.assertIn(pending, messages)
+        self.assertEqual(pending._dsync_data(), {"qty": 7})
+        self.assertEqual(pending.coalesced_count, 1)
+        by_key = {m.coalesce_key: m for m in messages}
+        self.assertEqual(by_key["SKU-2@WH"]._dsync_data(), {"qty": -1}, "last wins")
+        self.assertEqual(by_key["SKU-9@WH"].res_id, partner.id)
+        self.assertEqual(set(messages.mapped("correlation_id")), {"corr-bulk"})
+        self.assertEqual(len(set(messages.mapped("idempotency_key"))), 2499)
+        self.assertEqual(
+            self.Outbox.search_count([("backend_id", "=", self.backend.id)]), 2499
+        )
+        self.assertFalse(
+            self.env["queue.job"].search(
+                [("identity_key", "=like", f"dsync-drain-{self.backend.id}-%")]
+            ),
+            "no drain without trigger",
+        )
+        self.Outbox._dsync_post_many(self.backend, "outbound", items[:1])
+        self.assertTrue(
+            self.env["queue.job"].search(
+                [("identity_key", "=", f"dsync-drain-{self.backend.id}-outbound")]
+            ),
+            "a real-time flow is drained",
+        )
+
     def test_batches_and_idempotency(self):
         self.flow("outbound").batch_size = 2
         messages = self.Outbox.browse()
