@@ -1,8 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 {
     "name": "Distribution Sync: Shopify Connector",
-    "summary": "Shopify webhooks (HMAC-verified) into the sync inbox",
-    "version": "18.0.1.0.0",
+    "summary": "Shopify orders in, stock and fulfillments out, on the sync pipeline",
+    "version": "18.0.1.1.0",
     "category": "Sales/Integrations",
     "license": "LGPL-3",
     "author": "Distribution Sync",
@@ -10,6 +10,7 @@
     "depends": ["distribution_sync_core", "sale_stock", "stock_delivery"],
     "data": [
         "data/dsync_ownership_rule_data.xml",
+        "data/ir_cron_data.xml",
         "views/dsync_backend_views.xml",
         "views/shopify_order_views.xml",
         "views/shopify_outbound_views.xml",
