@@ -264,15 +264,19 @@ class TestConcurrentJobs(CommittedCase):
 
 
 class TestWorkerCrash(CommittedCase):
-    def test_killed_worker_job_requeued_and_applied_once(self):
-        job_uuid = self.enqueue()
-        runner_db = Database(get_db_name())
-        self.addCleanup(runner_db.close)
-        runner_db.set_job_enqueued(job_uuid)
+    def setUp(self):
+        super().setUp()
+        self.runner_db = Database(get_db_name())
+        self.addCleanup(self.runner_db.close)
+
+    def run_killed(self, job_uuid):
+        """Run the job as the /queue_job/runjob controller does, and kill the
+        worker's connection once the processor applied its effect (not yet
+        committed); return what the worker thread ended with."""
+        self.runner_db.set_job_enqueued(job_uuid)
         pids = {}
 
         def worker(outcome):
-            # exactly what the /queue_job/runjob controller does
             with self.registry.cursor() as cr:
                 pids["pid"] = cr._cnx.get_backend_pid()
                 env = api.Environment(cr, SUPERUSER_ID, {})
@@ -286,13 +290,36 @@ class TestWorkerCrash(CommittedCase):
             self.assertTrue(
                 self.started.wait(WAIT), "worker never reached the processor"
             )
-            # the worker has applied its effect, not committed: kill its connection
             with self.committed_env() as env:
                 env.cr.execute("SELECT pg_terminate_backend(%s)", (pids["pid"],))
                 self.assertTrue(env.cr.fetchone()[0])
             self.release.set()
             thread.join(WAIT)
         self.assertFalse(thread.is_alive())
+        return outcome
+
+    def requeue_dead(self, job_uuid):
+        """queue_job's runner finds the job dead (its lock row is free) once
+        it has been enqueued for more than 10 s: age it instead of sleeping."""
+        with self.committed_env() as env:
+            env.cr.execute(
+                "UPDATE queue_job SET date_enqueued = date_enqueued"
+                " - interval '1 minute' WHERE uuid = %s",
+                (job_uuid,),
+            )
+        self.runner_db.requeue_dead_jobs()
+
+    def run_healthy(self, job_uuid):
+        self.block = False
+        self.runner_db.set_job_enqueued(job_uuid)
+        with self.committed_env() as env:
+            job = RunJobController._acquire_job(env, job_uuid)
+            self.assertTrue(job)
+            RunJobController._try_perform_job(env, job)
+
+    def test_killed_worker_job_requeued_and_applied_once(self):
+        job_uuid = self.enqueue()
+        outcome = self.run_killed(job_uuid)
         self.assertIsInstance(
             outcome.get("error"),
             psycopg2.Error | AssertionError,
@@ -304,26 +331,9 @@ class TestWorkerCrash(CommittedCase):
         )
         self.assertEqual(state["event"], "queued")
         self.assertEqual(state["job"], "started", "the runner still believes it runs")
-
-        # queue_job's runner finds the job dead (its lock row is free) once
-        # it has been enqueued for more than 10 s: age it instead of sleeping.
-        with self.committed_env() as env:
-            env.cr.execute(
-                "UPDATE queue_job SET date_enqueued = date_enqueued"
-                " - interval '1 minute' WHERE uuid = %s",
-                (job_uuid,),
-            )
-        runner_db.requeue_dead_jobs()
-        state = self.snapshot()
-        self.assertEqual(state["job"], "pending")
-
-        # a healthy worker runs it again
-        self.block = False
-        runner_db.set_job_enqueued(job_uuid)
-        with self.committed_env() as env:
-            job = RunJobController._acquire_job(env, job_uuid)
-            self.assertTrue(job)
-            RunJobController._try_perform_job(env, job)
+        self.requeue_dead(job_uuid)
+        self.assertEqual(self.snapshot()["job"], "pending")
+        self.run_healthy(job_uuid)
         state = self.snapshot()
         self.assertEqual(
             state, {"partners": 1, "event": "done", "job": "done", "retry": 2}
@@ -331,7 +341,7 @@ class TestWorkerCrash(CommittedCase):
 
         # a second requeue changes nothing; a done event is never queued
         # again, and any other job for it finds nothing to do
-        runner_db.requeue_dead_jobs()
+        self.runner_db.requeue_dead_jobs()
         self.assertEqual(self.snapshot()["job"], "done")
         with self.committed_env() as env:
             env["dsync.event"].browse(self.event_id)._dsync_enqueue()
@@ -347,43 +357,11 @@ class TestWorkerCrash(CommittedCase):
         half-applied, and the requeued job applies each exactly once."""
         other = self.add_event()
         job_uuid = self.batch_job([self.event_id, other])
-        runner_db = Database(get_db_name())
-        self.addCleanup(runner_db.close)
-        runner_db.set_job_enqueued(job_uuid)
-        pids = {}
-
-        def worker(outcome):
-            with self.registry.cursor() as cr:
-                pids["pid"] = cr._cnx.get_backend_pid()
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                job = RunJobController._acquire_job(env, job_uuid)
-                assert job, "job could not be acquired"
-                RunJobController._try_perform_job(env, job)
-                cr.commit()
-
-        with mute_logger("odoo.sql_db"):
-            thread, outcome = self.thread(worker)
-            self.assertTrue(self.started.wait(WAIT))
-            with self.committed_env() as env:
-                env.cr.execute("SELECT pg_terminate_backend(%s)", (pids["pid"],))
-            self.release.set()
-            thread.join(WAIT)
-        self.assertIn("error", outcome)
+        self.assertIn("error", self.run_killed(job_uuid))
         self.assertEqual(self.snapshot()["partners"], 0)
         self.assertEqual(self.states(self.event_id, other), ["queued", "queued"])
-        with self.committed_env() as env:
-            env.cr.execute(
-                "UPDATE queue_job SET date_enqueued = date_enqueued"
-                " - interval '1 minute' WHERE uuid = %s",
-                (job_uuid,),
-            )
-        runner_db.requeue_dead_jobs()
-        self.block = False
-        runner_db.set_job_enqueued(job_uuid)
-        with self.committed_env() as env:
-            job = RunJobController._acquire_job(env, job_uuid)
-            self.assertTrue(job)
-            RunJobController._try_perform_job(env, job)
+        self.requeue_dead(job_uuid)
+        self.run_healthy(job_uuid)
         self.assertEqual(self.states(self.event_id, other), ["done", "done"])
         self.assertEqual(self.snapshot()["partners"], 2)
         self.assertEqual(self.snapshot()["job"], "done")
