@@ -56,6 +56,8 @@ Distribution Sync needs Odoo 18.0 Community installed from Odoo's source,
 into the same Python that runs this script (no virtualenv):
 
     git clone --depth 1 -b 18.0 https://github.com/odoo/odoo
+    # python-ldap builds from source (Debian: its headers)
+    sudo apt-get install libldap2-dev libsasl2-dev
     # on Python 3.11 Odoo's pin cbor2==5.4.2 does not build: use 5.6.2
     sed -i 's/^cbor2==.*/cbor2==5.6.2/' odoo/requirements.txt
     python3 -m pip install -r odoo/requirements.txt
@@ -219,11 +221,13 @@ dsync_db_exists() {
         2>/dev/null)" = "1" ]
 }
 
-# dsync_start_server CONF DB LOG PIDFILE: an Odoo server with 2 workers in its own
-# process group (it survives the calling shell); its pid goes to PIDFILE.
+# dsync_start_server CONF DB LOG PIDFILE [WORKERS]: an Odoo server with WORKERS
+# (default 2) HTTP workers in its own process group (it survives the calling
+# shell); its pid goes to PIDFILE.
 dsync_start_server() {
-    local conf=$1 db=$2 log=$3 pidfile=$4
-    setsid "$PYTHON" "$(dsync_launcher)" -c "$conf" -d "$db" --workers=2 --logfile="$log" \
+    local conf=$1 db=$2 log=$3 pidfile=$4 workers=${5:-2}
+    setsid "$PYTHON" "$(dsync_launcher)" -c "$conf" -d "$db" --workers="$workers" \
+        --logfile="$log" \
         </dev/null >>"$log.stdout" 2>&1 &
     echo $! >"$pidfile"
     echo "pid $(cat "$pidfile"), log $log"

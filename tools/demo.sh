@@ -5,13 +5,16 @@
 #     bash tools/demo.sh status   # is the demo server running?
 #     bash tools/demo.sh stop     # stop the demo server
 #
-# The server runs in the background on http://127.0.0.1:$DSYNC_DEMO_PORT with 2 HTTP
-# workers and queue_job's job runner (queue_job is a server-wide module: with
-# workers > 0 the runner starts as its own worker process).
+# The server runs in the background on http://127.0.0.1:$DSYNC_DEMO_PORT with
+# 2 x CPUs + 1 HTTP workers (Odoo's guideline) and queue_job's job runner (queue_job
+# is a server-wide module: with workers > 0 the runner starts as its own worker
+# process). Jobs run inside the HTTP workers, two at a time: the other workers stay
+# free for webhooks and users.
 #
 # Environment (see also tools/common.sh):
-#   DSYNC_DEMO_DB     demo database (default: dsync_demo); created once, then reused
-#   DSYNC_DEMO_PORT   HTTP port (default: 8069)
+#   DSYNC_DEMO_DB       demo database (default: dsync_demo); created once, then reused
+#   DSYNC_DEMO_PORT     HTTP port (default: 8069)
+#   DSYNC_DEMO_WORKERS  HTTP workers (default: 2 x CPUs + 1)
 set -euo pipefail
 
 # shellcheck source=tools/common.sh
@@ -22,6 +25,7 @@ DB="${DSYNC_DEMO_DB:-dsync_demo}"
 PORT="${DSYNC_DEMO_PORT:-8069}"
 URL="http://127.0.0.1:$PORT"
 CONF="$DSYNC_RUN_DIR/demo.conf"
+WORKERS="${DSYNC_DEMO_WORKERS:-$((2 * $(nproc) + 1))}"
 PIDFILE="$DSYNC_RUN_DIR/demo.pid"
 SERVER_LOG="$DSYNC_RUN_DIR/demo-server.log"
 HEALTH_TIMEOUT=60
@@ -81,7 +85,7 @@ DSYNC_QUEUE_CHANNELS="${DSYNC_QUEUE_CHANNELS:-root:2,root.dsync:2}" \
     "dbfilter = ^$DB\$" \
     "http_interface = 127.0.0.1" \
     "http_port = $PORT" \
-    "workers = 2" \
+    "workers = $WORKERS" \
     "max_cron_threads = 1"
 
 if dsync_db_exists "$DB"; then
@@ -97,12 +101,12 @@ else
 fi
 dsync_check_installed "$DB"
 
-dsync_section "Odoo server on $URL (2 workers + queue_job runner)"
+dsync_section "Odoo server on $URL ($WORKERS workers + queue_job runner)"
 if "$PYTHON" -c "import socket, sys; socket.create_connection(('127.0.0.1', $PORT), 2)" \
     2>/dev/null; then
     dsync_die "port $PORT is already in use by another process (DSYNC_DEMO_PORT=...)"
 fi
-dsync_start_server "$CONF" "$DB" "$SERVER_LOG" "$PIDFILE"
+dsync_start_server "$CONF" "$DB" "$SERVER_LOG" "$PIDFILE" "$WORKERS"
 dsync_wait_healthy "$URL" "$PIDFILE" "$SERVER_LOG" "$HEALTH_TIMEOUT" \
     "(server still running: bash tools/demo.sh stop)"
 
