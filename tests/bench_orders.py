@@ -31,7 +31,6 @@ stopped and the copy dropped at the end (``--keep`` keeps both for a look).
 
 import argparse
 import os
-import re
 import shutil
 import signal
 import socket
@@ -45,7 +44,11 @@ import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.simulators.shopify_orders import make_order
+from tests.simulators.order_catalog import (
+    ensure_order_catalog,
+    job_batching,
+    make_orders,
+)
 from tests.simulators.webhook_sender import ShopifySender
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,41 +187,7 @@ class Rpc:
 
 
 def setup_catalog(rpc, skus):
-    """Backend, tax, delivery method, products; returns what the paths need."""
-    tax_id = rpc(
-        "account.tax",
-        "create",
-        {
-            "name": "Bench GST 5%",
-            "amount": 5.0,
-            "amount_type": "percent",
-            "type_tax_use": "sale",
-            "price_include_override": "tax_excluded",
-        },
-    )
-    shipping_product = rpc(
-        "product.product",
-        "create",
-        {"name": "Bench shipping", "type": "service", "list_price": 0.0},
-    )
-    carrier_id = rpc(
-        "delivery.carrier",
-        "create",
-        {
-            "name": "Bench standard",
-            "delivery_type": "fixed",
-            "fixed_price": 0.0,
-            "product_id": shipping_product,
-        },
-    )
-    rpc(
-        "product.product",
-        "create",
-        [
-            {"name": f"Bench product {i}", "default_code": f"BENCH-{i}"}
-            for i in range(skus)
-        ],
-    )
+    """A new Shopify backend and what its orders need; returns the ids."""
     backend_id = rpc(
         "dsync.backend",
         "create",
@@ -229,64 +198,12 @@ def setup_catalog(rpc, skus):
         },
     )
     rpc("dsync.backend", "write", [backend_id], {"webhook_secret": SECRET})
-    rpc(
-        "dsync.value.map",
-        "create",
-        [
-            {
-                "backend_id": backend_id,
-                "map_type": "tax_code",
-                "external_code": "GST 5.0",
-                "target_ref": f"account.tax,{tax_id}",
-            },
-            {
-                "backend_id": backend_id,
-                "map_type": "shipping_method",
-                "external_code": "standard",
-                "target_ref": f"delivery.carrier,{carrier_id}",
-            },
-        ],
-    )
     token = rpc("dsync.backend", "read", [backend_id], ["token"])[0]["token"]
     return {
         "backend_id": backend_id,
         "token": token,
-        "tax_id": tax_id,
-        "shipping_product": shipping_product,
-        "carrier_id": carrier_id,
+        **ensure_order_catalog(rpc, backend_id, "BENCH", skus),
     }
-
-
-def make_orders(count, first_id, skus, run):
-    """Orders of 1-3 lines (line discount on some, order discount on every
-    third), a new customer each."""
-    orders = []
-    for n in range(count):
-        order_id = first_id + n
-        lines = [
-            (
-                f"BENCH-{(n * 7 + k) % skus}",
-                1 + (n + k) % 3,
-                f"{9.99 + (n * 13 + k * 7) % 90:.2f}",
-                "1.50" if (n + k) % 4 == 0 else None,
-            )
-            for k in range(1 + n % 3)
-        ]
-        orders.append(
-            make_order(
-                order_id,
-                f"#{order_id}",
-                lines,
-                currency="USD",
-                order_discount=("BENCH10", "percentage", 10) if n % 3 == 0 else None,
-                customer={
-                    "id": order_id * 10,
-                    "email": f"buyer-{run}-{order_id}@example.com",
-                    "phone": f"+1555{order_id % 10**7:07d}",
-                },
-            )
-        )
-    return orders
 
 
 # ----------------------------------------------------------------------
@@ -331,21 +248,7 @@ def run_webhooks(rpc, url, setup, orders, senders, timeout):
         "search_count",
         [["backend_id", "=", setup["backend_id"]], ["state", "=", "failed"]],
     )
-    jobs = rpc(
-        "queue.job",
-        "search_read",
-        [
-            ["method_name", "in", ["_dsync_run", "_dsync_run_batch"]],
-            ["date_created", ">=", started_at],
-        ],
-        fields=["method_name", "result"],
-    )
-    batches = [job for job in jobs if job["method_name"] == "_dsync_run_batch"]
-    together = sum(
-        int(match.group(1))
-        for job in batches
-        if (match := re.match(r"(\d+) applied together", job["result"] or ""))
-    )
+    jobs, batch_jobs, together = job_batching(rpc, setup["backend_id"], started_at)
     return {
         "orders": len(orders),
         "confirmed": done,
@@ -353,8 +256,8 @@ def run_webhooks(rpc, url, setup, orders, senders, timeout):
         "post_seconds": posted,
         "seconds": elapsed,
         "failed_events": failed,
-        "jobs": len(jobs),
-        "batch_jobs": len(batches),
+        "jobs": jobs,
+        "batch_jobs": batch_jobs,
         "together": together,
     }
 

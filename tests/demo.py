@@ -5,16 +5,27 @@
 Uses XML-RPC as the admin (a Sync Manager) to set the demo backends' webhook
 secrets and read their route tokens, then sends signed webhooks with the same
 senders the tests use, waits for the job runner and prints what Odoo recorded.
+The Shopify store gets what its orders need (a 5 % tax mapped from GST 5.0, a
+delivery method mapped from ``standard``, products DEMO-0..11) and a burst of
+orders from four threads, one of them for a SKU Odoo does not know.
 """
 
 import argparse
 import time
 import uuid
 import xmlrpc.client
+from concurrent.futures import ThreadPoolExecutor
 
+from tests.simulators.order_catalog import (
+    ensure_order_catalog,
+    job_batching,
+    make_orders,
+)
+from tests.simulators.shopify_orders import make_order
 from tests.simulators.webhook_sender import CarrierSender, ShopifySender, WmsSender
 
 DEMO_SECRET = "demo-webhook-secret"
+ORDERS = 24
 
 
 def main():
@@ -96,6 +107,8 @@ def main():
         f"  carrier tracker.updated       -> {response.status_code} {response.json()}"
     )
 
+    played = play_shopify_orders(call, args.url, backends["shopify"], run)
+
     print("\nWaiting for the job runner", end="", flush=True)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -107,6 +120,8 @@ def main():
         print(".", end="", flush=True)
         time.sleep(1)
     print()
+
+    report_shopify_orders(call, backends["shopify"], *played)
 
     print("\nEvents by state:")
     for row in call("dsync.event", "read_group", [], ["state"], ["state"], lazy=False):
@@ -125,6 +140,74 @@ def main():
         f"\nOpen {args.url}/odoo/action-distribution_sync_core.dsync_overview_action "
         f"(login {args.login} / {args.password})."
     )
+
+
+def play_shopify_orders(call, url, backend, run):
+    """Post a burst of new orders (and one for an unknown SKU) to the store."""
+    company = call("dsync.backend", "read", [backend["id"]], ["company_id"])[0]
+    currency = call("res.company", "read", [company["company_id"][0]], ["currency_id"])
+    currency = currency[0]["currency_id"][1]
+    ensure_order_catalog(call, backend["id"], "DEMO", 12)
+    first = int(time.time()) * 100  # plays a second apart never share an order id
+    orders = make_orders(ORDERS, first, 12, run, prefix="DEMO", currency=currency)
+    missing_sku = make_order(
+        first + ORDERS,
+        f"#{first + ORDERS}",
+        [("DEMO-MISSING", 1, "19.00")],
+        currency=currency,
+        customer={"id": first * 10 - 1, "email": f"new-sku-{run}@example.com"},
+    )
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
+
+    def post(doc):
+        sender = ShopifySender(url, backend["token"], DEMO_SECRET)
+        return sender.deliver(doc, "orders/create").status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(post, [*orders, missing_sku]))
+    print(
+        f"  {len(statuses)} Shopify orders/create, 4 at a time "
+        f"-> {statuses.count(202)} x 202"
+    )
+    return orders, missing_sku, since
+
+
+def report_shopify_orders(call, backend, orders, missing_sku, since):
+    ids = [str(doc["id"]) for doc in orders]
+    confirmed = call(
+        "sale.order",
+        "search_read",
+        [
+            ["shopify_backend_id", "=", backend["id"]],
+            ["shopify_order_id", "in", ids],
+            ["state", "=", "sale"],
+        ],
+        fields=["name", "client_order_ref", "amount_total"],
+        order="id",
+    )
+    jobs, batch_jobs, together = job_batching(call, backend["id"], since)
+    print(
+        f"\nShopify orders: {len(confirmed)} of {len(orders)} are confirmed sale "
+        f"orders ({jobs} processing jobs, {batch_jobs} of them batches; "
+        f"{together} orders created and confirmed together), e.g."
+    )
+    for sale in confirmed[:3]:
+        print(
+            f"  {sale['name']} = Shopify {sale['client_order_ref']}, "
+            f"{sale['amount_total']:.2f} (Shopify's total to the cent)"
+        )
+    for exc in call(
+        "dsync.exception",
+        "search_read",
+        [["event_id.dedup_key", "!=", False], ["message", "ilike", "DEMO-MISSING"]],
+        fields=["category", "team", "message"],
+        order="id desc",
+        limit=1,
+    ):
+        print(
+            f"  {missing_sku['name']}: {exc['category']} exception for the "
+            f"{exc['team']} team: {exc['message']}"
+        )
 
 
 if __name__ == "__main__":
