@@ -18,6 +18,7 @@ from odoo.tests import get_db_name
 from odoo.tests.common import HOST
 from odoo.tools import config
 
+from odoo.addons.distribution_sync_core import intake
 from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.jobrunner.runner import Database
 
@@ -103,11 +104,10 @@ class TestNoLostWakeUp(unittest.TestCase):
         # The request stops right after finding the dispatch job pending, and
         # that job runs to its end meanwhile: the worst interleaving.
         checked, go = threading.Event(), threading.Event()
-        Backend = self.registry["dsync.backend"]
-        wake = Backend._dsync_wake_dispatcher
+        waiting = intake.dispatcher_waiting
 
-        def wake_then_pause(backend):
-            result = wake(backend)
+        def check_then_pause(cr, backend_id):
+            result = waiting(cr, backend_id)
             checked.set()
             assert go.wait(WAIT), "test never released the request"
             return result
@@ -121,7 +121,7 @@ class TestNoLostWakeUp(unittest.TestCase):
             doc = {"id": 424242, "updated_at": "2026-11-23T10:00:00Z"}
             outcome["status"] = sender.deliver(doc, "orders/create").status_code
 
-        with patch.object(Backend, "_dsync_wake_dispatcher", wake_then_pause):
+        with patch.object(intake, "dispatcher_waiting", check_then_pause):
             request = threading.Thread(target=deliver, daemon=True)
             request.start()
             self.assertTrue(checked.wait(WAIT), "the request never woke the dispatcher")

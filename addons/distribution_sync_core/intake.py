@@ -33,6 +33,8 @@ from werkzeug.wrappers import Response
 
 from odoo.tools import config
 
+from .models.dsync_backend import dispatch_identity_key
+
 _logger = logging.getLogger(__name__)
 _security_logger = logging.getLogger(__name__ + ".security")
 
@@ -259,6 +261,20 @@ def accept(
         )
 
 
+def dispatcher_waiting(cr, backend_id):
+    """True when the backend's dispatch job has not started yet: the common
+    case under load, answered by one query on queue_job's own partial index
+    for identity keys (no ORM, whose cache the commit just cleared)."""
+    cr.execute(
+        """SELECT 1 FROM queue_job
+            WHERE identity_key = %s
+              AND state IN ('pending', 'enqueued', 'wait_dependencies')
+            LIMIT 1""",
+        (dispatch_identity_key(backend_id),),
+    )
+    return bool(cr.fetchone())
+
+
 def _wake_after_commit(env, backend_id):
     """Commit the stored event, then make sure a dispatch job is pending.
 
@@ -272,7 +288,8 @@ def _wake_after_commit(env, backend_id):
     """
     env.cr.commit()
     try:
-        env["dsync.backend"].browse(backend_id)._dsync_wake_dispatcher()
+        if not dispatcher_waiting(env.cr, backend_id):
+            env["dsync.backend"].browse(backend_id)._dsync_wake_dispatcher()
     except Exception:
         _logger.exception(
             "backend %s: event stored, dispatcher not woken (the cron will)",

@@ -19,6 +19,11 @@ def topic_slug(topic):
     return topic.replace("/", "_").replace(".", "_").replace("-", "_")
 
 
+def dispatch_identity_key(backend_id):
+    """queue_job identity key of a backend's dispatch job."""
+    return f"dsync-dispatch-{backend_id}"
+
+
 def even_chunks(items, size):
     """``items`` in the fewest chunks of at most ``size``, of even lengths
     (23 by 10 → 8, 8, 7), order kept."""
@@ -457,7 +462,7 @@ class DsyncBackend(models.Model):
             .with_context(tracking_disable=True, mail_create_nolog=True)
             .with_delay(
                 channel=f"root.dsync.{backend.backend_type}_{backend.id}",
-                identity_key=f"dsync-dispatch-{backend.id}",
+                identity_key=dispatch_identity_key(backend.id),
                 priority=5,
                 description=f"{backend.name}: dispatch received events",
             )
