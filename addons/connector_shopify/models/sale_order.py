@@ -26,9 +26,7 @@ class SaleOrder(models.Model):
         "store's confirmation rule decides from it whether the order is "
         "confirmed or kept as a quotation.",
     )
-    shopify_payment_gateways = fields.Char(
-        "Shopify Payment Gateways", readonly=True, copy=False
-    )
+    shopify_payment_gateways = fields.Char(readonly=True, copy=False)
 
     def _shopify_shipped(self):
         """True when any goods of the order left the warehouse."""

@@ -283,7 +283,7 @@ class TestWorkerCrash(CommittedCase):
                 job = RunJobController._acquire_job(env, job_uuid)
                 assert job, "job could not be acquired"
                 RunJobController._try_perform_job(env, job)
-                cr.commit()
+                # the cursor commits on leaving the block
 
         with mute_logger("odoo.sql_db"):
             thread, outcome = self.thread(worker)
