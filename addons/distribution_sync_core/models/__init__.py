@@ -1,4 +1,5 @@
 from . import (
+    dsync_job_mixin,
     dsync_backend,
     dsync_binding,
     dsync_event,

@@ -47,7 +47,7 @@ class DsyncBackend(models.Model):
 
     _name = "dsync.backend"
     _description = "Sync Backend"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "dsync.job.mixin"]
     _order = "sequence, name"
 
     name = fields.Char(required=True, tracking=True)

@@ -33,6 +33,7 @@ class DsyncEvent(models.Model):
     """Inbox: every inbound delivery, stored before any processing."""
 
     _name = "dsync.event"
+    _inherit = ["dsync.job.mixin"]
     _description = "Sync Inbound Event"
     _order = "id desc"
     _rec_names_search = ["topic", "dedup_key", "correlation_id", "delivery_id"]

@@ -50,6 +50,30 @@ class TestPipeline(DsyncCase):
         self.assertEqual(event.res_model, "res.partner")
         self.assertTrue(event.processed_at)
 
+    def test_job_runs_with_the_sync_context(self):
+        """queue_job keeps only a few context keys with a stored job: the
+        sync's own (no tracking, no creation note, the correlation id) must
+        survive, or every record a job creates pays for mail's chatter."""
+        seen = {}
+
+        def probe(backend, event):
+            seen["backend"] = dict(backend.env.context)
+            seen["event"] = dict(event.env.context)
+            return create_partner(backend, event)
+
+        # queued and run from a plain context, as the webhook route does
+        plain = self.env(context={})
+        event = self.make_event("ping", {"name": "Ctx", "ref": "P-CTX"}).with_env(plain)
+        event._dsync_enqueue()
+        with self.processor("ping", probe):
+            run_jobs(plain)
+        self.assertTrue(seen["backend"].get("tracking_disable"))
+        self.assertTrue(seen["backend"].get("mail_create_nolog"))
+        self.assertEqual(seen["event"]["dsync_correlation_id"], event.correlation_id)
+        partner = self.env["res.partner"].search([("ref", "=", "P-CTX")])
+        self.assertFalse(partner.message_ids, "no creation note in the chatter")
+        self.assertFalse(partner.message_follower_ids, "no automatic follower")
+
     def test_identity_key_one_pending_job_per_event(self):
         event = self.make_event("ping", {"name": "Ann", "ref": "P-2"})
         event._dsync_enqueue()
