@@ -55,12 +55,11 @@ class TestNoLostWakeUp(unittest.TestCase):
     def cleanup(self):
         with self.env() as env:
             env.cr.execute(
-                """DELETE FROM queue_job
-                    WHERE identity_key = %s
-                       OR identity_key IN (
-                           SELECT 'dsync-event-' || id FROM dsync_event
-                            WHERE backend_id = %s)""",
-                (f"dsync-dispatch-{self.backend_id}", self.backend_id),
+                "DELETE FROM queue_job WHERE channel = %s OR channel LIKE %s",
+                (
+                    f"root.dsync.shopify_{self.backend_id}",
+                    f"root.dsync.shopify_{self.backend_id}.%",
+                ),
             )
             env.cr.execute(
                 "DELETE FROM dsync_event WHERE backend_id = %s", (self.backend_id,)

@@ -94,9 +94,17 @@ class CommittedCase(unittest.TestCase):
     def cleanup(self):
         with self.committed_env() as env:
             env.cr.execute("DELETE FROM res_partner WHERE ref = %s", (self.ref,))
+            # every job of the backend: its events', its dispatcher's...
             env.cr.execute(
-                "DELETE FROM queue_job WHERE identity_key = %s OR uuid = ANY(%s)",
-                (f"dsync-event-{self.event_id}", self.job_uuids),
+                """DELETE FROM queue_job
+                    WHERE identity_key = %s OR uuid = ANY(%s)
+                       OR channel = %s OR channel LIKE %s""",
+                (
+                    f"dsync-event-{self.event_id}",
+                    self.job_uuids,
+                    f"root.dsync.generic_{self.backend_id}",
+                    f"root.dsync.generic_{self.backend_id}.%",
+                ),
             )
             env.cr.execute(
                 "DELETE FROM dsync_exception WHERE backend_id = %s", (self.backend_id,)
