@@ -19,7 +19,10 @@ from odoo.tests.common import HOST
 from odoo.tools import config
 
 from odoo.addons.distribution_sync_core import intake
-from odoo.addons.queue_job.controllers.main import RunJobController
+from odoo.addons.distribution_sync_core.tests.common import (
+    purge_backend,
+    run_committed_job,
+)
 from odoo.addons.queue_job.jobrunner.runner import Database
 
 from tests.simulators.webhook_sender import ShopifySender
@@ -54,25 +57,7 @@ class TestNoLostWakeUp(unittest.TestCase):
 
     def cleanup(self):
         with self.env() as env:
-            env.cr.execute(
-                "DELETE FROM queue_job WHERE channel = %s OR channel LIKE %s",
-                (
-                    f"root.dsync.shopify_{self.backend_id}",
-                    f"root.dsync.shopify_{self.backend_id}.%",
-                ),
-            )
-            env.cr.execute(
-                "DELETE FROM dsync_event WHERE backend_id = %s", (self.backend_id,)
-            )
-            env.cr.execute(
-                "DELETE FROM dsync_secret WHERE backend_id = %s", (self.backend_id,)
-            )
-            env.cr.execute(
-                "DELETE FROM dsync_flow WHERE backend_id = %s", (self.backend_id,)
-            )
-            env.cr.execute(
-                "DELETE FROM dsync_backend WHERE id = %s", (self.backend_id,)
-            )
+            purge_backend(env.cr, self.backend_id)
 
     def pending_dispatchers(self):
         with self.env() as env:
@@ -88,12 +73,7 @@ class TestNoLostWakeUp(unittest.TestCase):
             )
 
     def run_job(self, job_uuid):
-        """As the /queue_job/runjob controller does, on a connection of its own."""
-        self.runner_db.set_job_enqueued(job_uuid)
-        with self.env() as env:
-            job = RunJobController._acquire_job(env, job_uuid)
-            self.assertTrue(job)
-            RunJobController._try_perform_job(env, job)
+        self.assertTrue(run_committed_job(self.registry, self.runner_db, job_uuid))
 
     def test_dispatcher_running_between_check_and_commit_misses_nothing(self):
         with self.env() as env:

@@ -7,13 +7,59 @@ import uuid
 from contextlib import contextmanager
 from unittest.mock import patch
 
-from odoo import fields
+from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import TransactionCase
 
+from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
 from odoo.addons.queue_job.job import Job
 
 from ..models.dsync_backend import topic_slug
+
+
+def purge_backend(cr, backend_id, job_uuids=(), identity_keys=()):
+    """Delete a backend that a committed-data test created, and everything it
+    left: the jobs on its channels (and the given ones), its exceptions,
+    events, outbox, bindings, value maps, secrets, flows and chatter."""
+    cr.execute("SELECT backend_type FROM dsync_backend WHERE id = %s", (backend_id,))
+    row = cr.fetchone()
+    if not row:
+        return
+    channel = f"root.dsync.{row[0]}_{backend_id}"
+    cr.execute(
+        """DELETE FROM queue_job
+            WHERE channel = %s OR channel LIKE %s
+               OR uuid = ANY(%s) OR identity_key = ANY(%s)""",
+        (channel, f"{channel}.%", list(job_uuids), list(identity_keys)),
+    )
+    for table in (
+        "dsync_exception",
+        "dsync_event",
+        "dsync_outbox",
+        "dsync_binding",
+        "dsync_value_map",
+        "dsync_secret",
+        "dsync_flow",
+    ):
+        cr.execute(f"DELETE FROM {table} WHERE backend_id = %s", (backend_id,))
+    cr.execute(
+        "DELETE FROM mail_message WHERE model = 'dsync.backend' AND res_id = %s",
+        (backend_id,),
+    )
+    cr.execute("DELETE FROM dsync_backend WHERE id = %s", (backend_id,))
+
+
+def run_committed_job(registry, runner_db, job_uuid):
+    """Run a stored job as queue_job's /queue_job/runjob controller does, on a
+    connection of its own, and commit; False when it cannot be acquired."""
+    runner_db.set_job_enqueued(job_uuid)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        job = RunJobController._acquire_job(env, job_uuid)
+        if not job:
+            return False
+        RunJobController._try_perform_job(env, job)
+    return True
 
 
 def run_jobs(

@@ -26,6 +26,8 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 from odoo.addons.queue_job.jobrunner.runner import Database
 
+from .common import purge_backend, run_committed_job
+
 WAIT = 30  # seconds; an upper bound for a thread rendez-vous, never a timing
 
 
@@ -94,26 +96,11 @@ class CommittedCase(unittest.TestCase):
     def cleanup(self):
         with self.committed_env() as env:
             env.cr.execute("DELETE FROM res_partner WHERE ref = %s", (self.ref,))
-            # every job of the backend: its events', its dispatcher's...
-            env.cr.execute(
-                """DELETE FROM queue_job
-                    WHERE identity_key = %s OR uuid = ANY(%s)
-                       OR channel = %s OR channel LIKE %s""",
-                (
-                    f"dsync-event-{self.event_id}",
-                    self.job_uuids,
-                    f"root.dsync.generic_{self.backend_id}",
-                    f"root.dsync.generic_{self.backend_id}.%",
-                ),
-            )
-            env.cr.execute(
-                "DELETE FROM dsync_exception WHERE backend_id = %s", (self.backend_id,)
-            )
-            env.cr.execute(
-                "DELETE FROM dsync_event WHERE backend_id = %s", (self.backend_id,)
-            )
-            env.cr.execute(
-                "DELETE FROM dsync_backend WHERE id = %s", (self.backend_id,)
+            purge_backend(
+                env.cr,
+                self.backend_id,
+                job_uuids=self.job_uuids,
+                identity_keys=[f"dsync-event-{self.event_id}"],
             )
 
     def snapshot(self):
@@ -319,11 +306,7 @@ class TestWorkerCrash(CommittedCase):
 
     def run_healthy(self, job_uuid):
         self.block = False
-        self.runner_db.set_job_enqueued(job_uuid)
-        with self.committed_env() as env:
-            job = RunJobController._acquire_job(env, job_uuid)
-            self.assertTrue(job)
-            RunJobController._try_perform_job(env, job)
+        self.assertTrue(run_committed_job(self.registry, self.runner_db, job_uuid))
 
     def test_killed_worker_job_requeued_and_applied_once(self):
         job_uuid = self.enqueue()
