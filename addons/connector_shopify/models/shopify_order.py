@@ -8,6 +8,7 @@ older or repeated delivery is recorded as stale / duplicate.
 """
 
 import logging
+from contextlib import contextmanager
 from decimal import Decimal
 
 import psycopg2
@@ -163,7 +164,7 @@ class DsyncBackend(models.Model):
         if cancelled:
             self._shopify_cancel_order(sale, order)
         else:
-            self._shopify_confirm_if_due(sale, order)
+            self._shopify_confirm_due(sale, [order])
         self._shopify_bind(sale, order.id, order.updated_at, event)
         return sale
 
@@ -213,10 +214,10 @@ class DsyncBackend(models.Model):
             self._shopify_check_amounts(sale, order)
             by_sequence = {line.sequence: line for line in sale.order_line}
             to_bind += [
-                (line.id, by_sequence[seq], order.updated_at)
+                (line.id, by_sequence[seq], {"external_updated_at": order.updated_at})
                 for seq, line in enumerate(order.lines, start=1)
             ]
-        self._shopify_bind_lines(to_bind)
+        self._shopify_bind_many("sale.order.line", to_bind)
         return sales
 
     def _shopify_order_vals(self, order, needs, partner, invoice_address, shipping):
@@ -390,14 +391,15 @@ class DsyncBackend(models.Model):
             new_lines = self.env["sale.order.line"].create(
                 [dict(vals, order_id=sale.id) for _ext, vals in plan["create"]]
             )
-            self._shopify_bind_lines(
+            self._shopify_bind_many(
+                "sale.order.line",
                 [
-                    (ext, so_line, updated_at)
+                    (ext, so_line, {"external_updated_at": updated_at})
                     for (ext, _vals), so_line in zip(
                         plan["create"], new_lines, strict=True
                     )
                     if ext
-                ]
+                ],
             )
         removed = self.env["sale.order.line"].concat(*plan["remove"])
         if sale.state == "draft":
@@ -444,12 +446,8 @@ class DsyncBackend(models.Model):
         found = {}
         variants = [line.variant_id for line in lines if line.variant_id]
         if variants:
-            for binding in self.env["dsync.binding"].search(
-                [
-                    ("backend_id", "=", self.id),
-                    ("res_model", "=", "product.product"),
-                    ("external_id", "in", variants),
-                ]
+            for binding in self.env["dsync.binding"]._find_many(
+                self, "product.product", variants
             ):
                 found[f"variant:{binding.external_id}"] = Product.browse(binding.res_id)
         key = self.shopify_product_match or "default_code"
@@ -631,20 +629,12 @@ class DsyncBackend(models.Model):
         customer_ids = [
             str(order.customer["id"]) for order in orders if order.customer.get("id")
         ]
-        bindings = (
-            {
-                binding.external_id: binding
-                for binding in self.env["dsync.binding"].search(
-                    [
-                        ("backend_id", "=", self.id),
-                        ("res_model", "=", "res.partner"),
-                        ("external_id", "in", customer_ids),
-                    ]
-                )
-            }
-            if customer_ids
-            else {}
-        )
+        bindings = {
+            binding.external_id: binding
+            for binding in self.env["dsync.binding"]._find_many(
+                self, "res.partner", customer_ids
+            )
+        }
         places = {}
         partners, new_vals, to_bind = [], [], []
         for order in orders:
@@ -660,9 +650,9 @@ class DsyncBackend(models.Model):
             partners.append(partner)
         created = iter(Partner.create(new_vals))
         partners = [partner or next(created) for partner in partners]
-        self._shopify_bind_partners(
-            [(partners[index], customer_id) for index, customer_id in to_bind],
-            bindings,
+        self._shopify_bind_many(
+            "res.partner",
+            [(customer_id, partners[index], {}) for index, customer_id in to_bind],
         )
         found = [{} for _order in orders]
         missing = []
@@ -688,37 +678,6 @@ class DsyncBackend(models.Model):
             (partner, addresses["invoice"], addresses["delivery"])
             for partner, addresses in zip(partners, found, strict=True)
         ]
-
-    def _shopify_bind_partners(self, pairs, bindings):
-        """Bind customers to their Shopify ids; a binding left by a deleted
-        contact is pointed at the new one."""
-        new = []
-        for partner, customer_id in pairs:
-            if customer_id in bindings:
-                bindings[customer_id].res_id = partner.id
-            else:
-                new.append(
-                    {
-                        "backend_id": self.id,
-                        "res_model": "res.partner",
-                        "res_id": partner.id,
-                        "external_id": customer_id,
-                    }
-                )
-        self._shopify_create_bindings(new, "customers")
-
-    def _shopify_create_bindings(self, vals_list, what):
-        """One ``create``; a concurrent job that bound one of the ids first
-        makes this one retry (it then sees the binding)."""
-        if not vals_list:
-            return self.env["dsync.binding"]
-        try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
-                return self.env["dsync.binding"].create(vals_list)
-        except psycopg2.errors.UniqueViolation as err:
-            raise TransientError(
-                f"{what} bound by another job meanwhile", retry_after=5
-            ) from err
 
     def _shopify_find_partner(self, order):
         Partner = self.env["res.partner"]
@@ -820,11 +779,20 @@ class DsyncBackend(models.Model):
     # ------------------------------------------------------------------
     # confirmation, cancellation, amounts, bindings
     # ------------------------------------------------------------------
-    def _shopify_confirm_if_due(self, sale, order):
-        if sale.state in ("draft", "sent") and (
-            order.financial_status in self._shopify_confirm_status_set()
-        ):
-            sale.action_confirm()
+    def _shopify_confirm_due(self, sales, orders):
+        """Confirm, with one ``action_confirm``, the quotations whose Shopify
+        financial status the store's rule confirms."""
+        statuses = self._shopify_confirm_status_set()
+        due = self.env["sale.order"].concat(
+            *(
+                sale
+                for sale, order in zip(sales, orders, strict=True)
+                if sale.state in ("draft", "sent")
+                and order.financial_status in statuses
+            )
+        )
+        if due:
+            due.action_confirm()
 
     def _shopify_cancel_order(self, sale, order):
         if sale.state == "cancel":
@@ -882,48 +850,31 @@ class DsyncBackend(models.Model):
         )
 
     def _shopify_bind(self, record, external_id, updated_at=None, event=None):
-        """``dsync.binding._bind``; a concurrent job that bound the same id
-        first makes this one retry (it then sees the binding)."""
-        try:
-            with mute_logger("odoo.sql_db"):
-                return self.env["dsync.binding"]._bind(
-                    self, record, external_id, updated_at=updated_at, event=event
-                )
-        except psycopg2.errors.UniqueViolation as err:
-            raise TransientError(
-                f"{record._name} {external_id} bound by another job meanwhile",
-                retry_after=5,
-            ) from err
-
-    def _shopify_bind_lines(self, entries):
-        """Bind sale order lines to their line item ids: ``entries`` are
-        (line item id, sale.order.line, updated_at); one search, one create."""
-        if not entries:
-            return
-        Binding = self.env["dsync.binding"]
-        existing = {
-            binding.external_id: binding
-            for binding in Binding.search(
-                [
-                    ("backend_id", "=", self.id),
-                    ("res_model", "=", "sale.order.line"),
-                    ("external_id", "in", [ext for ext, _l, _u in entries]),
-                ]
+        """``dsync.binding._bind``, retried when another job bound it first."""
+        with _bound_by_one_job(self.env.cr, record._name):
+            return self.env["dsync.binding"]._bind(
+                self, record, external_id, updated_at=updated_at, event=event
             )
-        }
-        new = []
-        for external_id, line, updated_at in entries:
-            vals = {"res_id": line.id, "external_updated_at": updated_at}
-            if external_id in existing:
-                existing[external_id].write(vals)
-            else:
-                vals.update(
-                    backend_id=self.id,
-                    res_model="sale.order.line",
-                    external_id=external_id,
-                )
-                new.append(vals)
-        self._shopify_create_bindings(new, "order lines")
+
+    def _shopify_bind_many(self, res_model, entries):
+        """``dsync.binding._bind_many``, retried when another job bound one of
+        the ids first."""
+        with _bound_by_one_job(self.env.cr, res_model):
+            return self.env["dsync.binding"]._bind_many(self, res_model, entries)
+
+
+@contextmanager
+def _bound_by_one_job(cr, res_model):
+    """A concurrent job that bound one of the same external ids first (its
+    commit was not in this job's snapshot) makes this one retry: it then sees
+    the binding, instead of leaving a second record or an exception."""
+    try:
+        with mute_logger("odoo.sql_db"), cr.savepoint():
+            yield
+    except psycopg2.errors.UniqueViolation as err:
+        raise TransientError(
+            f"{res_model} bound by another job meanwhile", retry_after=5
+        ) from err
 
 
 def _person_name(values):

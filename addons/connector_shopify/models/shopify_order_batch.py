@@ -33,23 +33,20 @@ class DsyncBackend(models.Model):
         sales = self._shopify_create_orders(
             orders, [needs for _event, _order, needs in batch]
         )
-        statuses = self._shopify_confirm_status_set()
-        sales.filtered(
-            lambda sale: sale.shopify_financial_status in statuses
-        ).action_confirm()
-        self._shopify_create_bindings(
+        self._shopify_confirm_due(sales, orders)
+        self._shopify_bind_many(
+            "sale.order",
             [
-                {
-                    "backend_id": self.id,
-                    "res_model": "sale.order",
-                    "res_id": sale.id,
-                    "external_id": order.id,
-                    "external_updated_at": order.updated_at,
-                    "last_event_id": event.id,
-                }
+                (
+                    order.id,
+                    sale,
+                    {
+                        "external_updated_at": order.updated_at,
+                        "last_event_id": event.id,
+                    },
+                )
                 for (event, order, _needs), sale in zip(batch, sales, strict=True)
             ],
-            "orders",
         )
         return {event: sale for (event, _o, _n), sale in zip(batch, sales, strict=True)}
 
@@ -70,13 +67,7 @@ class DsyncBackend(models.Model):
         deliveries = Counter(order.id for _event, order in candidates)
         known = set(
             self.env["dsync.binding"]
-            .search(
-                [
-                    ("backend_id", "=", self.id),
-                    ("res_model", "=", "sale.order"),
-                    ("external_id", "in", list(deliveries)),
-                ]
-            )
+            ._find_many(self, "sale.order", list(deliveries))
             .mapped("external_id")
         )
         batch, customers = [], set()

@@ -325,15 +325,15 @@ class TestOrderUpdates(ShopifyOrderCase):
         self.deliver(("orders/create", v1))
         event = self.make_event("orders/updated", updated(v1, T2, note="gift"))
         Binding = self.registry["dsync.binding"]
-        find = Binding._find
+        find_many = Binding._find_many
 
-        def snapshot_without_order(binding, backend, res_model, external_id):
+        def snapshot_without_order(binding, backend, res_model, external_ids):
             if res_model == "sale.order":
                 return binding.browse()
-            return find(binding, backend, res_model, external_id)
+            return find_many(binding, backend, res_model, external_ids)
 
         with (
-            patch.object(Binding, "_find", snapshot_without_order),
+            patch.object(Binding, "_find_many", snapshot_without_order),
             self.assertRaises(RetryableJobError),
         ):
             event._dsync_run()

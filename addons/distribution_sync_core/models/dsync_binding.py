@@ -47,15 +47,19 @@ class DsyncBinding(models.Model):
             binding.record_name = record.display_name if record else False
 
     @api.model
-    def _find(self, backend, res_model, external_id):
+    def _find_many(self, backend, res_model, external_ids):
+        """The bindings of ``res_model`` to any of ``external_ids``."""
         return self.search(
             [
                 ("backend_id", "=", backend.id),
                 ("res_model", "=", res_model),
-                ("external_id", "=", str(external_id)),
-            ],
-            limit=1,
+                ("external_id", "in", [str(ext) for ext in external_ids]),
+            ]
         )
+
+    @api.model
+    def _find(self, backend, res_model, external_id):
+        return self._find_many(backend, res_model, [external_id])[:1]
 
     @api.model
     def _find_record(self, backend, res_model, external_id):
@@ -67,21 +71,45 @@ class DsyncBinding(models.Model):
         self, backend, record, external_id, updated_at=None, version=None, event=None
     ):
         """Create or refresh the binding of ``record`` to ``external_id``."""
-        binding = self._find(backend, record._name, external_id)
-        vals = {"res_id": record.id}
+        vals = {}
         if updated_at:
             vals["external_updated_at"] = updated_at
         if version:
             vals["external_version"] = version
         if event:
             vals["last_event_id"] = event.id
-        if binding:
-            binding.write(vals)
-            return binding
-        vals.update(
-            backend_id=backend.id, res_model=record._name, external_id=str(external_id)
-        )
-        return self.create(vals)
+        return self._bind_many(backend, record._name, [(external_id, record, vals)])
+
+    @api.model
+    def _bind_many(self, backend, res_model, entries):
+        """Create or refresh many bindings of ``res_model`` at once: one
+        search, a write per binding that exists (a binding left by a deleted
+        record is pointed at the new one), one create for the others.
+
+        :param entries: ``(external_id, record, values)``, the values among
+            ``external_updated_at``, ``external_version``, ``last_event_id``
+        """
+        existing = {
+            binding.external_id: binding
+            for binding in self._find_many(
+                backend, res_model, [ext for ext, _record, _vals in entries]
+            )
+        }
+        bindings, new = self.browse(), []
+        for external_id, record, vals in entries:
+            vals = dict(vals, res_id=record.id)
+            binding = existing.get(str(external_id))
+            if binding:
+                binding.write(vals)
+                bindings |= binding
+            else:
+                vals.update(
+                    backend_id=backend.id,
+                    res_model=res_model,
+                    external_id=str(external_id),
+                )
+                new.append(vals)
+        return bindings | self.create(new)
 
     def _is_stale(self, updated_at):
         """True when ``updated_at`` is older than what this binding applied."""
