@@ -10,4 +10,5 @@ from . import (
     dsync_ownership_rule,
     dsync_secret,
     dsync_value_map,
+    queue_job,
 )
