@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response
 
 from odoo.tools import config
 
-from .models.dsync_backend import dispatch_identity_key
+from .models.dsync_backend import will_dispatch
 
 _logger = logging.getLogger(__name__)
 _security_logger = logging.getLogger(__name__ + ".security")
@@ -249,7 +249,7 @@ def accept(
         event_id, duplicate = store.insert(raw, delivery)
         if duplicate:
             return json_response(200, {"status": "duplicate", "event": event_id})
-        _wake_after_commit(env, backend_id)
+        _wake_after_commit(env, backend_type, backend_id)
         return json_response(202, {"status": "accepted", "event": event_id})
     except Exception:
         # Whatever happened, the platform gets a retryable answer and no
@@ -261,35 +261,23 @@ def accept(
         )
 
 
-def dispatcher_waiting(cr, backend_id):
-    """True when the backend's dispatch job has not started yet: the common
-    case under load, answered by one query on queue_job's own partial index
-    for identity keys (no ORM, whose cache the commit just cleared)."""
-    cr.execute(
-        """SELECT 1 FROM queue_job
-            WHERE identity_key = %s
-              AND state IN ('pending', 'enqueued', 'wait_dependencies')
-            LIMIT 1""",
-        (dispatch_identity_key(backend_id),),
-    )
-    return bool(cr.fetchone())
+def _wake_after_commit(env, backend_type, backend_id):
+    """Commit the stored event, then wake the dispatch job unless a job of
+    the backend is sure to dispatch the event (:func:`will_dispatch`).
 
-
-def _wake_after_commit(env, backend_id):
-    """Commit the stored event, then make sure a dispatch job is pending.
-
-    In this order no wake-up is lost: a dispatch job that the check finds
-    still pending (or enqueued) has not started, and queue_job commits a
-    job's start before running it, so its scan sees this event. Checked
-    before the event's commit, a dispatch job could take its snapshot in
-    between and miss the event, which would then wait for the safety cron.
-    The event is stored whatever happens next: a failure to wake the
-    dispatcher is logged and left to that cron.
+    In this order no wake-up is lost: a job found due or running has not
+    scanned the received events yet, so its scan sees this event. Checked
+    before the event's commit, a job could take its snapshot in between and
+    miss the event, which would then wait for the safety cron. The event is
+    stored whatever happens next: a failure to wake the dispatcher is logged
+    and left to that cron.
     """
     env.cr.commit()
     try:
-        if not dispatcher_waiting(env.cr, backend_id):
+        if not will_dispatch(env.cr, backend_type, backend_id):
             env["dsync.backend"].browse(backend_id)._dsync_wake_dispatcher()
+        # ends the transaction, and with it the shared lock of the check
+        env.cr.commit()
     except Exception:
         _logger.exception(
             "backend %s: event stored, dispatcher not woken (the cron will)",

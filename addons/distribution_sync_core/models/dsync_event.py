@@ -271,6 +271,7 @@ class DsyncEvent(models.Model):
         """Process the event once (single-event job); see DESIGN.md "How
         data flows"."""
         self.ensure_one()
+        self._dsync_hand_on_after()
         if not self._dsync_lock():
             # Another job holds this event: come back later; this does not
             # count as an attempt.
@@ -281,6 +282,23 @@ class DsyncEvent(models.Model):
         if self.state not in PROCESSABLE:
             return f"nothing to do: event {self.id} is {self.state}"
         return self._dsync_conclude(*self._dsync_process())
+
+    def _dsync_hand_on_after(self):
+        """Once this job's transaction ends, committed or rolled back (a
+        retry, a failure), queue what the backend received meanwhile, in a
+        transaction of its own (see ``dsync.backend._dsync_dispatch_events``).
+
+        After the end, not before: a delivery that found this job running
+        and left its event to it was committed by then, so the scan sees it.
+        """
+        backend = self.backend_id.sudo()
+        cr = self.env.cr
+        handed = cr.postcommit.data.setdefault("dsync_hand_on", set())
+        if backend.id in handed:
+            return
+        handed.add(backend.id)
+        cr.postcommit.add(backend._dsync_dispatch_apart)
+        cr.postrollback.add(backend._dsync_dispatch_apart)
 
     def _dsync_run_batch(self):
         """Process several events of one backend and flow in one job and one
@@ -294,6 +312,7 @@ class DsyncEvent(models.Model):
         and a transient failure gets its own retry job: one event never holds
         the others back, and the batch job itself never retries.
         """
+        self[:1]._dsync_hand_on_after()
         events = self.env["dsync.event"]
         for event in self.sorted("id"):
             if event._dsync_lock():

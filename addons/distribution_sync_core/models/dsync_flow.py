@@ -2,6 +2,7 @@
 from odoo import fields, models
 
 from ..errors import backoff_seconds
+from .dsync_backend import backend_channel
 
 
 class DsyncFlow(models.Model):
@@ -71,7 +72,7 @@ class DsyncFlow(models.Model):
         """queue_job channel: one per backend and flow, under root.dsync."""
         self.ensure_one()
         backend = self.backend_id
-        return f"root.dsync.{backend.backend_type}_{backend.id}.{self.code}"
+        return f"{backend_channel(backend.backend_type, backend.id)}.{self.code}"
 
     def _topic_list(self):
         return [t.strip() for t in (self.topics or "").split(",") if t.strip()]

@@ -9,7 +9,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..errors import BusinessError, StaleEvent, TransientError
-from ..models.dsync_backend import even_chunks
+from ..models.dsync_backend import channel_capacity, even_chunks
 from .common import DsyncCase, run_jobs
 
 
@@ -92,6 +92,35 @@ class TestBatch(DsyncCase):
         events.invalidate_recordset()
         self.assertEqual(set(events.mapped("state")), {"done"})
         self.assertEqual(len(self.calls), 45)
+
+    def test_dispatch_fills_the_free_slots_only(self):
+        """As many jobs as the channel runs at once; the rest waits received
+        for the jobs in flight to hand it on, in full batches."""
+        self.flow.batch_size = 20
+        events = self.events(*(f"p{i}" for i in range(45)))
+        with patch.object(type(self.backend), "_dsync_inbound_slots", return_value=2):
+            jobs = self.dispatch()
+            self.assertEqual(sorted(len(job.records) for job in jobs), [20, 20])
+            self.assertEqual(events[40:].mapped("state"), ["received"] * 5)
+            # both slots taken: nothing more until one of them ends
+            self.assertFalse(self.dispatch())
+            # a job postponed to later holds no slot
+            jobs[0].eta = "2099-01-01 00:00:00"
+            self.env.flush_all()
+            (third,) = self.dispatch()
+            self.assertEqual(third.records, events[40:])
+
+    def test_channel_capacity_follows_queue_job_configuration(self):
+        channel = "root.dsync.shopify_7.orders"
+        for spec, slots in (
+            ("root:4,root.dsync:2", 2),
+            ("root:3", 3),
+            ("root:2,root.dsync.shopify_7:1", 1),
+            ("root:2,root.dsync.shopify_9:1", 2),
+            ("root:0", 50),  # 0 is unlimited for queue_job
+        ):
+            with patch.dict("os.environ", {"ODOO_QUEUE_JOB_CHANNELS": spec}):
+                self.assertEqual(channel_capacity(channel), slots, spec)
 
     def test_batch_size_one_or_one_event_gives_one_job_per_event(self):
         self.flow.batch_size = 1
