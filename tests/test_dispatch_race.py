@@ -97,24 +97,28 @@ class TestNoLostWakeUp(unittest.TestCase):
             )
             return event.state, event.job_id.uuid
 
+    def stored_events(self, env, count):
+        """``count`` received orders/create events of the backend."""
+        backend = env["dsync.backend"].browse(self.backend_id)
+        return env["dsync.event"].create(
+            [
+                {
+                    "backend_id": self.backend_id,
+                    "company_id": backend.company_id.id,
+                    "topic": "orders/create",
+                    "payload": "{}",
+                    "dedup_key": uuid.uuid4().hex,
+                }
+                for _n in range(count)
+            ]
+        )
+
     def started_batch_job(self):
         """A batch job of two stored events, acquired by a worker (started)
         but not performed yet: its uuid."""
         with self.env() as env:
-            backend = env["dsync.backend"].browse(self.backend_id)
-            flow = backend._dsync_flow_for_topic("orders/create")
-            events = env["dsync.event"].create(
-                [
-                    {
-                        "backend_id": self.backend_id,
-                        "company_id": backend.company_id.id,
-                        "topic": "orders/create",
-                        "payload": "{}",
-                        "dedup_key": uuid.uuid4().hex,
-                    }
-                    for _n in range(2)
-                ]
-            )
+            events = self.stored_events(env, 2)
+            flow = events.backend_id._dsync_flow_for_topic("orders/create")
             events._dsync_delay_batch(flow)
             job_uuid = events[0].job_id.uuid
         self.runner_db.set_job_enqueued(job_uuid)
@@ -179,16 +183,7 @@ class TestNoLostWakeUp(unittest.TestCase):
         """A job that ends in a rollback (here a retry: its event is held by
         another transaction) dispatches what arrived while it ran."""
         with self.env() as env:
-            backend = env["dsync.backend"].browse(self.backend_id)
-            event = env["dsync.event"].create(
-                {
-                    "backend_id": self.backend_id,
-                    "company_id": backend.company_id.id,
-                    "topic": "orders/create",
-                    "payload": "{}",
-                    "dedup_key": uuid.uuid4().hex,
-                }
-            )
+            event = self.stored_events(env, 1)
             single, held_id = event._dsync_delay().uuid, event.id
         self.runner_db.set_job_enqueued(single)
         # the worker's request, as /queue_job/runjob handles it
