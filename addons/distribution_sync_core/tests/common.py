@@ -7,7 +7,7 @@ import uuid
 from contextlib import contextmanager
 from unittest.mock import patch
 
-from odoo import SUPERUSER_ID, api, fields
+from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase
 
 from odoo.addons.queue_job.controllers.main import RunJobController
@@ -78,7 +78,11 @@ def run_jobs(
         domain = [("state", "=", "pending"), ("channel", "=like", channel_prefix + "%")]
         records = env["queue.job"].sudo().search(domain, order="id")
         if not ignore_eta:
-            now = fields.Datetime.now()
+            # the transaction's time: the clock of the code under test, whose
+            # SQL now() a test freezes. Against the wall clock, a retry due
+            # at "now + 1 s" could come due, find its message not due yet and
+            # reschedule itself at the same time, round after round.
+            now = env.cr.now()
             records = records.browse(
                 [r.id for r in records if not r.eta or r.eta <= now]
             )
