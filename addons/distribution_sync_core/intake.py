@@ -13,8 +13,8 @@ callables:
 :func:`accept` answers exactly as DESIGN.md lists, stores one ``dsync.event``
 row for everything that reaches a known backend (rejected ones included, with
 ``dedup_key`` left empty so that a later, valid redelivery is not mistaken for
-a duplicate), and wakes the backend's dispatch job, which queues one processing
-job per event. Nothing slow runs here.
+a duplicate), and wakes the backend's dispatch job unless a job of the backend
+is already sure to queue the event. Nothing slow runs here.
 """
 
 import base64
@@ -276,8 +276,6 @@ def _wake_after_commit(env, backend_type, backend_id):
     try:
         if not will_dispatch(env.cr, backend_type, backend_id):
             env["dsync.backend"].browse(backend_id)._dsync_wake_dispatcher()
-        # ends the transaction, and with it the shared lock of the check
-        env.cr.commit()
     except Exception:
         _logger.exception(
             "backend %s: event stored, dispatcher not woken (the cron will)",

@@ -564,9 +564,10 @@ class DsyncBackend(models.Model):
 
     def _dsync_inbound_slots(self):
         """Processing jobs this backend keeps due or running at most: what
-        its channel may run at once."""
+        its channel (``root.dsync.<type>_<id>``, parent of its flows') may
+        run at once."""
         self.ensure_one()
-        return channel_capacity(backend_channel(self.backend_type, self.id) + ".x")
+        return channel_capacity(backend_channel(self.backend_type, self.id))
 
     def _dsync_dispatch_events(self, wait=False):
         """Queue received events, oldest first, in processing jobs of up to
