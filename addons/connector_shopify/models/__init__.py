@@ -7,5 +7,7 @@ from . import sale_order_line
 from . import shopify_refund
 from . import shopify_privacy
 from . import stock_move
+from . import stock_picking
+from . import account_analytic_distribution_model
 from . import account_move
 from . import account_move_line

@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import fields, models
 
+from ..batch_scope import defer_subscribe
 from ..order_payload import FINANCIAL_STATUSES
 
 
@@ -34,4 +35,13 @@ class SaleOrder(models.Model):
         return any(self.order_line.mapped("qty_delivered")) or any(
             picking.picking_type_code == "outgoing" and picking.state == "done"
             for picking in self.picking_ids
+        )
+
+    def message_subscribe(self, partner_ids=None, subtype_ids=None):
+        """Inside a batch scope, inserted with the batch's others (see
+        batch_scope)."""
+        if defer_subscribe(self, partner_ids, subtype_ids):
+            return True
+        return super().message_subscribe(
+            partner_ids=partner_ids, subtype_ids=subtype_ids
         )

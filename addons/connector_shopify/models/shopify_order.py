@@ -19,6 +19,7 @@ from odoo.tools import float_compare, float_round, mute_logger
 
 from odoo.addons.distribution_sync_core.errors import BusinessError, TransientError
 
+from ..batch_scope import batch_scope, current_scope
 from ..order_payload import FINANCIAL_STATUSES, parse_order
 
 _logger = logging.getLogger(__name__)
@@ -140,6 +141,12 @@ class DsyncBackend(models.Model):
 
     def _shopify_sync_order(self, event, cancel=False):
         """Bring the sale order to the state of the event's order."""
+        with batch_scope(self.env):
+            sale = self._shopify_sync_order_in_scope(event, cancel)
+            self.env.flush_all()  # what it computes, computed in the scope
+        return sale
+
+    def _shopify_sync_order_in_scope(self, event, cancel):
         order = self._shopify_parse_order(event)
         Binding = self.env["dsync.binding"]
         binding = Binding._find(self, "sale.order", order.id)
@@ -440,25 +447,58 @@ class DsyncBackend(models.Model):
         lines = {line.id: line for line in sale.order_line}
         return {b.external_id: lines[b.res_id] for b in bindings}
 
+    def _shopify_memo(self, name):
+        """A memo of what a batch resolves again and again (mappings,
+        products, taxes, pricelists): kept while a batch scope is open, else
+        for this call only."""
+        scope = current_scope(self.env)
+        memo = {} if scope is None else scope.setdefault(name, {})
+        return memo.setdefault(self.id, {})
+
+    def _shopify_map(self, map_type, code, required=False):
+        """``dsync.value.map._lookup``, remembered for the batch."""
+        memo = self._shopify_memo("value_maps")
+        if (map_type, code) not in memo:
+            memo[map_type, code] = self.env["dsync.value.map"]._lookup(
+                self, map_type, code, required=False
+            )
+        if required and not memo[map_type, code]:
+            # raises the missing mapping error
+            return self.env["dsync.value.map"]._lookup(self, map_type, code)
+        return memo[map_type, code]
+
     def _shopify_products(self, lines):
         """{line id: product.product}; unknown SKUs raise ``unknown_product``."""
         Product = self.env["product.product"]
-        found = {}
-        variants = [line.variant_id for line in lines if line.variant_id]
+        found = self._shopify_memo("products")
+        variants = {
+            line.variant_id
+            for line in lines
+            if line.variant_id and f"variant:{line.variant_id}" not in found
+        }
         if variants:
             for binding in self.env["dsync.binding"]._find_many(
-                self, "product.product", variants
+                self, "product.product", list(variants)
             ):
                 found[f"variant:{binding.external_id}"] = Product.browse(binding.res_id)
+            for variant in variants:
+                found.setdefault(f"variant:{variant}", Product)
         key = self.shopify_product_match or "default_code"
-        skus = [line.sku for line in lines if line.sku]
+        skus = {
+            line.sku for line in lines if line.sku and f"sku:{line.sku}" not in found
+        }
         if skus:
             products = Product.search(
-                [(key, "in", skus), *Product._check_company_domain(self.company_id)],
+                [
+                    (key, "in", list(skus)),
+                    *Product._check_company_domain(self.company_id),
+                ],
                 order="id",
             )
             for product in products:
                 found.setdefault(f"sku:{product[key]}", product)
+            for sku in skus:
+                found.setdefault(f"sku:{sku}", Product)
         result, missing = {}, []
         for line in lines:
             product = found.get(f"variant:{line.variant_id}") or found.get(
@@ -494,14 +534,11 @@ class DsyncBackend(models.Model):
 
     def _shopify_carriers(self, shipping_lines):
         """{shipping line id: delivery.carrier} through 'Shipping method' maps."""
-        ValueMap = self.env["dsync.value.map"]
         carriers = {}
         for line in shipping_lines:
             carrier = None
             for code in filter(None, (line.code, line.title)):
-                carrier = ValueMap._lookup(
-                    self, "shipping_method", code, required=False
-                )
+                carrier = self._shopify_map("shipping_method", code)
                 if carrier:
                     break
             if not carrier or carrier._name != "delivery.carrier":
@@ -524,14 +561,14 @@ class DsyncBackend(models.Model):
         if not self.shopify_require_payment_mapping:
             return
         for gateway in order.gateways:
-            self.env["dsync.value.map"]._lookup(self, "payment_method", gateway)
+            self._shopify_map("payment_method", gateway, required=True)
 
     # ------------------------------------------------------------------
     # taxes
     # ------------------------------------------------------------------
     def _shopify_tax_finder(self, order):
         """A function: Shopify line → account.tax recordset (cached per code)."""
-        cache = {}
+        cache = self._shopify_memo(f"taxes:{order.taxes_included}")
         included = order.taxes_included
 
         def taxes(line):
@@ -548,10 +585,9 @@ class DsyncBackend(models.Model):
 
     def _shopify_tax(self, tax_line, included):
         """The Odoo sales tax of a Shopify tax line (title + rate)."""
-        ValueMap = self.env["dsync.value.map"]
-        mapped = ValueMap._lookup(
-            self, "tax_code", tax_line.code, required=False
-        ) or ValueMap._lookup(self, "tax_code", tax_line.title, required=False)
+        mapped = self._shopify_map("tax_code", tax_line.code) or self._shopify_map(
+            "tax_code", tax_line.title
+        )
         if mapped and mapped._name == "account.tax":
             if mapped.price_include == included:
                 return mapped
@@ -594,6 +630,12 @@ class DsyncBackend(models.Model):
     # ------------------------------------------------------------------
     def _shopify_pricelist(self, order):
         """A pricelist in the order's currency (empty = the company's)."""
+        memo = self._shopify_memo("pricelists")
+        if order.currency not in memo:
+            memo[order.currency] = self._shopify_find_pricelist(order)
+        return memo[order.currency]
+
+    def _shopify_find_pricelist(self, order):
         Pricelist = self.env["product.pricelist"]
         if self.shopify_pricelist_id.currency_id.name == order.currency:
             return self.shopify_pricelist_id
@@ -666,7 +708,7 @@ class DsyncBackend(models.Model):
                     found[index][kind] = child
                 else:
                     missing.append((index, kind, address))
-        children = Partner.create(
+        children = self._shopify_create_addresses(
             [
                 self._shopify_child_vals(partners[index], address, kind, places)
                 for index, kind, address in missing
@@ -739,12 +781,53 @@ class DsyncBackend(models.Model):
         )
         return vals
 
+    def _shopify_create_addresses(self, vals_list):
+        """Invoice and delivery addresses (children of their customers)
+        created together.
+
+        ``res.partner.create`` syncs a new child with its parent one by one:
+        a write of the commercial fields, the language, the parent's address
+        when it has none. As Odoo's own batch loading does
+        (``_load_records_create``), the sync runs here for the batch instead:
+        the language is given up front, the commercial fields are written
+        only where they differ from the commercial partner's, grouped by
+        value (a new customer's are all Odoo's defaults: nothing to write),
+        and a parent's address is filled from its first child only when it
+        has none (Odoo's rule). Company-dependent commercial fields are
+        compared in every company, as Odoo syncs them."""
+        Partner = self.env["res.partner"]
+        if not vals_list:
+            return Partner
+        for vals in vals_list:
+            if "lang" not in vals:
+                vals["lang"] = Partner.browse(vals["parent_id"]).lang
+        children = Partner.with_context(_partners_skip_fields_sync=True).create(
+            vals_list
+        )
+        _sync_from_commercial(children.sudo(), Partner._commercial_fields())
+        dependent = Partner._company_dependent_commercial_fields()
+        if dependent:
+            others = (
+                self.env["res.company"]
+                .sudo()
+                .search([("id", "!=", self.env.company.id)])
+            )
+            for company in others:
+                _sync_from_commercial(children.sudo().with_company(company), dependent)
+        address_fields = Partner._address_fields()
+        for child in children:
+            if not any(child.parent_id[fname] for fname in address_fields):
+                child._handle_first_contact_creation()
+        return children
+
     def _shopify_address(self, partner, address, kind):
         """The child address of ``partner`` matching ``address``, created
         when none matches."""
-        return self._shopify_find_address(partner, address, kind) or self.env[
-            "res.partner"
-        ].create(self._shopify_child_vals(partner, address, kind))
+        return self._shopify_find_address(
+            partner, address, kind
+        ) or self._shopify_create_addresses(
+            [self._shopify_child_vals(partner, address, kind)]
+        )
 
     def _shopify_address_vals(self, address, places=None):
         """Partner address values; ``places`` caches country/state lookups."""
@@ -875,6 +958,23 @@ def _bound_by_one_job(cr, res_model):
         raise TransientError(
             f"{res_model} bound by another job meanwhile", retry_after=5
         ) from err
+
+
+def _sync_from_commercial(children, fnames):
+    """Write ``fnames`` of the commercial partner on each child where they
+    differ, one write per distinct set of values (Odoo's
+    ``_commercial_sync_from_company``, for many children)."""
+    groups = {}
+    for child in children:
+        wanted = child.commercial_partner_id._update_fields_values(fnames)
+        current = child._update_fields_values(fnames)
+        differ = {key: val for key, val in wanted.items() if current[key] != val}
+        if differ:
+            key = repr(sorted(differ.items()))
+            values, group = groups.get(key, (differ, children.browse()))
+            groups[key] = (values, group | child)
+    for values, group in groups.values():
+        group.write(values)
 
 
 def _person_name(values):

@@ -18,6 +18,8 @@ from odoo import models
 
 from odoo.addons.distribution_sync_core.errors import BusinessError
 
+from ..batch_scope import batch_scope
+
 BATCH_TOPICS = ("orders/create", "orders/updated")
 
 
@@ -26,9 +28,15 @@ class DsyncBackend(models.Model):
 
     def _shopify_process_batch(self, events):
         """{event: sale.order} of the new orders applied together."""
-        batch = self._shopify_batchable(events)
-        if len(batch) < 2:
-            return {}
+        with batch_scope(self.env):
+            batch = self._shopify_batchable(events)
+            if len(batch) < 2:
+                return {}
+            applied = self._shopify_apply_batch(batch)
+            self.env.flush_all()  # what it computes, computed in the scope
+        return applied
+
+    def _shopify_apply_batch(self, batch):
         orders = [order for _event, order, _needs in batch]
         sales = self._shopify_create_orders(
             orders, [needs for _event, _order, needs in batch]

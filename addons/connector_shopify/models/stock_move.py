@@ -1,6 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import models
 
+from ..batch_scope import current_scope
+
 
 class StockMove(models.Model):
     _inherit = "stock.move"
@@ -13,3 +15,16 @@ class StockMove(models.Model):
         if done:
             self.env["dsync.backend"]._shopify_on_moves_done(done)
         return moves
+
+    def _trigger_scheduler(self):
+        """Inside a batch scope, Odoo's search for an automatic reordering
+        rule, one a move, is skipped when none exists for any of the moves'
+        products: it would find nothing (see batch_scope)."""
+        if self and current_scope(self.env) is not None:
+            orderpoints = self.env["stock.warehouse.orderpoint"].search_count(
+                [("product_id", "in", self.product_id.ids), ("trigger", "=", "auto")],
+                limit=1,
+            )
+            if not orderpoints:
+                return None
+        return super()._trigger_scheduler()
