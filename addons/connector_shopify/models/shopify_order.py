@@ -469,6 +469,23 @@ class DsyncBackend(models.Model):
 
     def _shopify_products(self, lines):
         """{line id: product.product}; unknown SKUs raise ``unknown_product``."""
+        found = self._shopify_find_products(lines)
+        result, missing = {}, []
+        for line in lines:
+            product = found.get(f"variant:{line.variant_id}") or found.get(
+                f"sku:{line.sku}"
+            )
+            if product and product.exists():
+                result[line.id] = product
+            else:
+                missing.append(line)
+        if missing:
+            self._shopify_raise_unknown_products(missing)
+        return result
+
+    def _shopify_find_products(self, lines):
+        """The products of ``lines`` by variant binding and by SKU, looked up
+        together and remembered for the batch (unknown ones as empty)."""
         Product = self.env["product.product"]
         found = self._shopify_memo("products")
         variants = {
@@ -499,18 +516,7 @@ class DsyncBackend(models.Model):
                 found.setdefault(f"sku:{product[key]}", product)
             for sku in skus:
                 found.setdefault(f"sku:{sku}", Product)
-        result, missing = {}, []
-        for line in lines:
-            product = found.get(f"variant:{line.variant_id}") or found.get(
-                f"sku:{line.sku}"
-            )
-            if product and product.exists():
-                result[line.id] = product
-            else:
-                missing.append(line)
-        if missing:
-            self._shopify_raise_unknown_products(missing)
-        return result
+        return found
 
     def _shopify_raise_unknown_products(self, missing):
         first = missing[0]

@@ -72,6 +72,9 @@ class DsyncBackend(models.Model):
                 candidates.append((event, order))
         if not candidates:
             return []
+        self._shopify_find_products(
+            [line for _event, order in candidates for line in order.lines]
+        )
         deliveries = Counter(order.id for _event, order in candidates)
         known = set(
             self.env["dsync.binding"]
