@@ -99,7 +99,7 @@ class Server:
 
     def prepare(self):
         common_sh(
-            'dsync_write_config "$CONF" "$DB" "dbfilter = ^$DB\\$" '
+            'dsync_write_config "$CONF" "$DB" '
             '"http_interface = 127.0.0.1" "http_port = $PORT" "workers = $WORKERS" '
             '"max_cron_threads = 0"',
             WORKERS=self.workers,

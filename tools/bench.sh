@@ -43,7 +43,7 @@ fi
 dsync_section "Server config ($CONF)"
 # queue_job's runner off: jobs stay queued while the accept path is measured
 DSYNC_QUEUE_CHANNELS="root:0" dsync_write_config "$CONF" "$DB" \
-    "dbfilter = ^$DB\$" "http_interface = 127.0.0.1" "http_port = $PORT" \
+    "http_interface = 127.0.0.1" "http_port = $PORT" \
     "workers = 2" "max_cron_threads = 0"
 
 if dsync_db_exists "$DB"; then

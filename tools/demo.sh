@@ -82,7 +82,6 @@ dsync_pip_install
 dsync_section "Server config ($CONF)"
 DSYNC_QUEUE_CHANNELS="${DSYNC_QUEUE_CHANNELS:-root:2,root.dsync:2}" \
     dsync_write_config "$CONF" "$DB" \
-    "dbfilter = ^$DB\$" \
     "http_interface = 127.0.0.1" \
     "http_port = $PORT" \
     "workers = $WORKERS" \
