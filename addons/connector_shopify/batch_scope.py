@@ -3,7 +3,7 @@
 done once for a batch.
 
 Creating and confirming a batch of new orders with one ``create`` and one
-``action_confirm`` already shares Odoo's procurement run, but three steps
+``action_confirm`` already shares Odoo's procurement run, but four steps
 inside them still work one record at a time, at a cost that dominates a
 batch job (measured with a sampling profiler, see the README):
 
@@ -23,6 +23,9 @@ batch job (measured with a sampling profiler, see the README):
 * every new stock move looks for an automatic reordering rule of its product
   with a search, twice — inside the scope one search tells whether any of
   the moves' products has one at all, and only then does Odoo look.
+
+The connector also keeps its own lookups (mappings, products, taxes,
+pricelists) in the scope while it is open (``_shopify_memo``).
 
 The scope lives in the cursor's transaction cache for the duration of one
 call, so no context key travels into records, jobs or reports; outside it
@@ -76,27 +79,30 @@ def defer_subscribe(records, partner_ids, subtype_ids):
         or records.env.user.partner_id.id in partner_ids
     ):
         return False
-    scope["follows"].append((records._name, records.ids, list(partner_ids)))
+    scope["follows"].append((records, list(partner_ids)))
     return True
 
 
 def _insert_followers(env, follows):
-    """Subscribe the collected partners: [(model, record ids, partner ids)],
-    as ``message_subscribe`` would (active partners only, default subtypes,
-    existing followers kept)."""
+    """Subscribe the collected partners: [(records, partner ids)], as
+    ``message_subscribe`` would (write access to the records, in the
+    environment they were subscribed in; active partners only; default
+    subtypes; existing followers kept)."""
     if not follows:
         return
+    for records, _pids in follows:
+        records.check_access("write")
     Followers = env["mail.followers"].sudo()
     partners = (
         env["res.partner"]
         .sudo()
-        .browse({pid for _model, _ids, pids in follows for pid in pids})
+        .browse({pid for _records, pids in follows for pid in pids})
     )
     active = set(partners.filtered("active").ids)
     shared = partners.filtered("partner_share").ids
     by_model = {}
-    for model, ids, _pids in follows:
-        by_model.setdefault(model, set()).update(ids)
+    for records, _pids in follows:
+        by_model.setdefault(records._name, set()).update(records.ids)
     following = set()
     for model, ids in by_model.items():
         following |= {
@@ -105,11 +111,10 @@ def _insert_followers(env, follows):
                 [("res_model", "=", model), ("res_id", "in", list(ids))]
             )
         }
-    for model, ids in by_model.items():
-        env[model].browse(list(ids)).check_access("write")
     vals_list = []
-    for model, ids, pids in follows:
-        for res_id in ids:
+    for records, pids in follows:
+        model = records._name
+        for res_id in records.ids:
             todo = [
                 pid
                 for pid in pids
