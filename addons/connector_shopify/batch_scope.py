@@ -36,6 +36,8 @@ normally; an exception discards it along with the caller's savepoint.
 from collections import Counter
 from contextlib import contextmanager
 
+from odoo.models import BaseModel
+
 SCOPE_KEY = "connector_shopify.batch_scope"
 ORIGIN_NOTE = "mail.message_origin_link"
 DEFERRED_FOLLOWS = ("sale.order", "stock.picking")
@@ -228,6 +230,6 @@ def freeze(value):
         return tuple(sorted((key, freeze(val)) for key, val in value.items()))
     if isinstance(value, list | tuple | set):
         return tuple(freeze(val) for val in value)
-    if hasattr(value, "_name") and hasattr(value, "ids"):
+    if isinstance(value, BaseModel):
         return (value._name, tuple(value.ids))
     return value

@@ -15,12 +15,15 @@ class AccountAnalyticDistributionModel(models.Model):
         scope = current_scope(self.env)
         if scope is None:
             return super()._get_distribution(vals)
-        memo = scope["distributions"]
+        # what this user sees in this company (record rules)
+        memo = scope["distributions"].setdefault(
+            (self.env.uid, self.env.su, self.env.company.id), {}
+        )
         if "any" not in memo:
             memo["any"] = bool(self.search_count([], limit=1))
         if not memo["any"]:
             return {}
-        key = (self.env.uid, self.env.company.id, freeze(vals))
+        key = freeze(vals)
         if key not in memo:
             memo[key] = super()._get_distribution(vals)
         return dict(memo[key])

@@ -199,9 +199,12 @@ class TestBatchScope(ShopifyOrderFixtures, TransactionCase):
         self.assert_same(first, self.shape(plain[0]))
         self.assert_same(self.shape(batched[1]), self.shape(plain[1]))
         # what is compared is there at all
-        self.assertIn(
-            ("customer", first["order followers"][0][1]), first["order followers"]
-        )
+        for key, role in (
+            ("order followers", "customer"),
+            ("delivery followers", "delivery"),
+        ):
+            self.assertEqual([who for who, _subtypes in first[key]], [role], key)
+            self.assertTrue(first[key][0][1], f"{key}: default subtypes")
         self.assertEqual(len(first["delivery notes"]), 1)
         self.assertIn("created from", first["delivery notes"][0][0])
         self.assertIn("<order>", first["delivery notes"][0][0])

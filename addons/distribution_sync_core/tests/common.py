@@ -14,7 +14,7 @@ from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
 from odoo.addons.queue_job.job import Job
 
-from ..models.dsync_backend import topic_slug
+from ..models.dsync_backend import backend_channel, topic_slug
 
 
 def purge_backend(cr, backend_id, job_uuids=(), identity_keys=()):
@@ -25,7 +25,7 @@ def purge_backend(cr, backend_id, job_uuids=(), identity_keys=()):
     row = cr.fetchone()
     if not row:
         return
-    channel = f"root.dsync.{row[0]}_{backend_id}"
+    channel = backend_channel(row[0], backend_id)
     cr.execute(
         """DELETE FROM queue_job
             WHERE channel = %s OR channel LIKE %s
