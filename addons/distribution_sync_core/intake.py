@@ -18,6 +18,7 @@ is already sure to queue the event. Nothing slow runs here.
 """
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -29,11 +30,12 @@ import uuid
 from collections import OrderedDict
 from datetime import datetime, timezone
 
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from werkzeug.wrappers import Response
 
 from odoo.tools import config
 
-from .models.dsync_backend import will_dispatch
+from .models.dsync_backend import ROUTE_FIELDS, UnknownRouteToken, will_dispatch
 
 _logger = logging.getLogger(__name__)
 _security_logger = logging.getLogger(__name__ + ".security")
@@ -167,14 +169,13 @@ def _read_body(httprequest, limit):
 # --------------------------------------------------------------------------
 # the accept path
 # --------------------------------------------------------------------------
-def _find_backend(cr, backend_type, token):
-    cr.execute(
-        """SELECT id, active, company_id, inbound_rate_limit
-             FROM dsync_backend
-            WHERE token = %s AND backend_type = %s""",
-        (token, backend_type),
-    )
-    return cr.dictfetchone()
+def _find_backend(env, backend_type, token):
+    """The backend's ROUTE_FIELDS as a dict, or None for an unknown token."""
+    try:
+        row = env["dsync.backend"]._dsync_route_backend(backend_type, token)
+    except UnknownRouteToken:
+        return None
+    return dict(zip(ROUTE_FIELDS, row, strict=True))
 
 
 def accept(
@@ -190,7 +191,7 @@ def accept(
     cr = env.cr
     remote = httprequest.remote_addr
     try:
-        backend = _find_backend(cr, backend_type, token or "")
+        backend = _find_backend(env, backend_type, token or "")
         if not backend:
             _security_logger.warning(
                 "%s webhook with an unknown backend token from %s", backend_type, remote
@@ -274,7 +275,9 @@ def _wake_after_commit(env, backend_type, backend_id):
     """
     env.cr.commit()
     try:
-        if not will_dispatch(env.cr, backend_type, backend_id):
+        with outside_transaction(env.cr):
+            due = will_dispatch(env.cr, backend_type, backend_id)
+        if not due:
             env["dsync.backend"].browse(backend_id)._dsync_wake_dispatcher()
     except Exception:
         _logger.exception(
@@ -282,6 +285,26 @@ def _wake_after_commit(env, backend_type, backend_id):
             backend_id,
         )
         env.cr.rollback()
+
+
+@contextlib.contextmanager
+def outside_transaction(cr):
+    """Run read-only statements of a committed cursor outside any transaction
+    (autocommit, as Odoo's own ``service.db`` does): each sees what is
+    committed when it runs, and no BEGIN and COMMIT round trips wrap them.
+    The cursor is back in transaction mode afterwards, whatever happens.
+
+    A cursor whose commit left a transaction open (Odoo's test cursor, whose
+    commit is a savepoint) runs them inside it, as before the commit."""
+    connection = cr._cnx
+    if connection.info.transaction_status != TRANSACTION_STATUS_IDLE:
+        yield cr
+        return
+    connection.autocommit = True
+    try:
+        yield cr
+    finally:
+        connection.autocommit = False
 
 
 def body_as_text(raw):

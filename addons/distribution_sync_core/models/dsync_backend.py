@@ -9,7 +9,7 @@ from psycopg2.extensions import ISOLATION_LEVEL_READ_COMMITTED
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.sql_db import Cursor
-from odoo.tools import config
+from odoo.tools import config, ormcache
 
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.jobrunner.channels import ChannelManager
@@ -25,6 +25,22 @@ INBOUND_BATCH_SIZE = 20
 def topic_slug(topic):
     """``orders/create`` → ``orders_create``: the processor's name part."""
     return topic.replace("/", "_").replace(".", "_").replace("-", "_")
+
+
+# What a webhook route reads of the backend its token names (cached).
+ROUTE_FIELDS = ("id", "active", "company_id", "inbound_rate_limit")
+# A change of one of these fields clears that cache in every server process.
+ROUTE_CACHE_FIELDS = {
+    "token",
+    "backend_type",
+    "active",
+    "company_id",
+    "inbound_rate_limit",
+}
+
+
+class UnknownRouteToken(LookupError):
+    """No backend of the route's type has this token (never cached)."""
 
 
 # Advisory lock class of a backend's inbound dispatch (second key: its id).
@@ -49,14 +65,13 @@ def backend_channel(backend_type, backend_id):
 
 
 def _inbound_jobs(cr, backend_type, backend_id, select, dispatcher):
-    """Run ``select`` over the backend's processing jobs that are due or
-    running (pending without a future eta, enqueued, or started less than
-    STALLED_JOB_SECONDS ago), and its dispatch job if due and not started
-    when ``dispatcher``. One query on queue_job's state index."""
+    """Run ``select`` (a query with a ``{where}`` placeholder) over the
+    backend's processing jobs that are due or running (pending without a
+    future eta, enqueued, or started less than STALLED_JOB_SECONDS ago), and
+    its dispatch job if due and not started when ``dispatcher``. One query on
+    queue_job's state index."""
     channel = backend_channel(backend_type, backend_id)
-    cr.execute(
-        f"""SELECT {select} FROM queue_job
-             WHERE state IN ('pending', 'enqueued', 'started')
+    where = """state IN ('pending', 'enqueued', 'started')
                AND (channel = %(channel)s OR starts_with(channel, %(prefix)s))
                AND (eta IS NULL OR eta <= now() at time zone 'UTC'
                     OR state <> 'pending')
@@ -68,7 +83,9 @@ def _inbound_jobs(cr, backend_type, backend_id, select, dispatcher):
                      WHEN method_name = %(dispatch)s
                          THEN %(dispatcher)s AND state <> 'started'
                      ELSE false
-                   END""",
+                   END"""
+    cr.execute(
+        select.format(where=where),
         {
             "channel": channel,
             "prefix": channel + ".",
@@ -78,20 +95,35 @@ def _inbound_jobs(cr, backend_type, backend_id, select, dispatcher):
             "dispatcher": dispatcher,
         },
     )
-    return cr.fetchone()
+    return cr.fetchone()[0]
 
 
 def processing_jobs_in_flight(cr, backend_type, backend_id):
     """How many processing jobs of the backend are due or running."""
-    return _inbound_jobs(cr, backend_type, backend_id, "count(*)", False)[0]
+    return _inbound_jobs(
+        cr,
+        backend_type,
+        backend_id,
+        "SELECT count(*) FROM queue_job WHERE {where}",
+        False,
+    )
 
 
 def will_dispatch(cr, backend_type, backend_id):
     """True when a job of the backend is sure to dispatch an event committed
     before this call: a dispatch job that has not started (its scan comes
     later), or a processing job due or running (it dispatches after its own
-    transaction ends, see ``dsync.event._dsync_hand_on_after``)."""
-    return bool(_inbound_jobs(cr, backend_type, backend_id, "bool_or(true)", True)[0])
+    transaction ends, see ``dsync.event._dsync_hand_on_after``).
+
+    Called on every accepted webhook: ``EXISTS`` stops at the first such job
+    and is planned in half the time of an aggregate over the same rows."""
+    return _inbound_jobs(
+        cr,
+        backend_type,
+        backend_id,
+        "SELECT EXISTS (SELECT FROM queue_job WHERE {where})",
+        True,
+    )
 
 
 def channel_capacity(channel):
@@ -417,7 +449,35 @@ class DsyncBackend(models.Model):
         res = super().write(vals)
         if "backend_type" in vals:
             self._dsync_ensure_flows()
+        if ROUTE_CACHE_FIELDS.intersection(vals):
+            self.env.registry.clear_cache()
         return res
+
+    def unlink(self):
+        res = super().unlink()
+        self.env.registry.clear_cache()
+        return res
+
+    @api.model
+    @ormcache("backend_type", "token")
+    def _dsync_route_backend(self, backend_type, token):
+        """The ROUTE_FIELDS of the backend of ``backend_type`` whose route
+        token is ``token``, as a tuple; raises UnknownRouteToken (not cached,
+        so random tokens cannot fill the cache).
+
+        Cached per server process: every webhook asks, and the answer only
+        changes when a manager edits the backend. Such an edit clears the
+        cache of all workers through Odoo's cache signaling, which each
+        request checks before it is dispatched."""
+        self.env.cr.execute(
+            f"""SELECT {", ".join(ROUTE_FIELDS)} FROM dsync_backend
+                 WHERE token = %s AND backend_type = %s""",
+            (token, backend_type),
+        )
+        row = self.env.cr.fetchone()
+        if row is None:
+            raise UnknownRouteToken(backend_type)
+        return row
 
     # ------------------------------------------------------------------
     # processing hooks (extension by convention)

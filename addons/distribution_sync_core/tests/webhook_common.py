@@ -201,6 +201,26 @@ class WebhookContract:
         self.backend.active = True
         self.assertEqual(self.post(doc, headers).status_code, 202)
 
+    def test_contract_backend_edits_apply_at_once(self):
+        # each server process keeps what the route reads of a backend; every
+        # edit of it is seen by the next delivery
+        doc, headers = self.delivery(self.new_dedup())
+        self.assertEqual(self.post(doc, headers).status_code, 202)
+        old_token = self.backend.token
+        self.backend.action_regenerate_token()
+        doc, headers = self.delivery(self.new_dedup())
+        self.assertEqual(self.post(doc, headers, token=old_token).status_code, 404)
+        self.assertEqual(self.post(doc, headers).status_code, 202)
+        self.backend.inbound_rate_limit = 1
+        statuses = []
+        for _i in range(2):
+            doc, headers = self.delivery(self.new_dedup())
+            statuses.append(self.post(doc, headers).status_code)
+        self.assertEqual(statuses, [202, 429])
+        self.backend.write({"inbound_rate_limit": 0, "active": False})
+        doc, headers = self.delivery(self.new_dedup())
+        self.assertEqual(self.post(doc, headers).status_code, 503)
+
     def test_contract_rate_limit_429(self):
         self.backend.inbound_rate_limit = 3
         statuses = []
