@@ -213,6 +213,15 @@ mutation FulfillmentCreate($fulfillment: FulfillmentInput!, $message: String) {
     userErrors { field message }
   }
 }""",
+    "FulfillmentTrackingInfoUpdate": """
+mutation FulfillmentTrackingInfoUpdate($fulfillmentId: ID!,
+    $trackingInfoInput: FulfillmentTrackingInput!, $notifyCustomer: Boolean) {
+  fulfillmentTrackingInfoUpdate(fulfillmentId: $fulfillmentId,
+      trackingInfoInput: $trackingInfoInput, notifyCustomer: $notifyCustomer) {
+    fulfillment { id trackingInfo { number company url } }
+    userErrors { field message }
+  }
+}""",
 }
 
 # The first API version whose inventory mutations take @idempotent.
@@ -651,6 +660,22 @@ class ShopifyClient:
             cost=MUTATION_COST,
         )
         return data["fulfillmentCreate"]
+
+    def fulfillment_tracking_update(
+        self, fulfillment_gid, tracking, notify_customer=False
+    ):
+        """Replace the tracking of a fulfillment already made. ``tracking``:
+        {number, company, url}. Returns {fulfillment, userErrors}."""
+        data = self.run(
+            "FulfillmentTrackingInfoUpdate",
+            {
+                "fulfillmentId": fulfillment_gid,
+                "trackingInfoInput": {k: v for k, v in tracking.items() if v},
+                "notifyCustomer": bool(notify_customer),
+            },
+            cost=MUTATION_COST,
+        )
+        return data["fulfillmentTrackingInfoUpdate"]
 
 
 # --------------------------------------------------------------------------

@@ -19,6 +19,8 @@ text itself is not parsed. Operations:
 ``InventorySetQuantities`` ``inventorySetQuantities(input: {...})``
 ``FulfillmentOrders``    ``order(id) {fulfillmentOrders(first) {lineItems}}``
 ``FulfillmentCreate``    ``fulfillmentCreate(fulfillment: {...})``
+``FulfillmentTrackingInfoUpdate`` ``fulfillmentTrackingInfoUpdate(fulfillmentId,
+                         trackingInfoInput, notifyCustomer)``
 =======================  ==================================================
 
 Authentication: the ``X-Shopify-Access-Token`` header must carry the token,
@@ -730,6 +732,9 @@ class ShopifySimulator:
     def _cost_FulfillmentCreate(self, variables):
         return MUTATION_COST
 
+    def _cost_FulfillmentTrackingInfoUpdate(self, variables):
+        return MUTATION_COST
+
     # ------------------------------------------------------------------
     # queries
     # ------------------------------------------------------------------
@@ -1305,6 +1310,45 @@ class ShopifySimulator:
         }
         return {
             "fulfillmentCreate": {"fulfillment": result, "userErrors": []}
+        }, MUTATION_COST
+
+    def _op_FulfillmentTrackingInfoUpdate(self, variables):
+        found = [
+            f for f in self.fulfillments if f["id"] == variables.get("fulfillmentId")
+        ]
+        tracking = variables.get("trackingInfoInput") or {}
+        if not found:
+            errors = [self._user_error(["fulfillmentId"], "Fulfillment not found.")]
+        elif not tracking.get("number"):
+            errors = [
+                self._user_error(
+                    ["trackingInfoInput", "number"], "Tracking number can't be blank."
+                )
+            ]
+        else:
+            errors = []
+        if errors:
+            return {
+                "fulfillmentTrackingInfoUpdate": {
+                    "fulfillment": None,
+                    "userErrors": errors,
+                }
+            }, MUTATION_COST
+        (fulfillment,) = found
+        fulfillment["trackingInfo"] = [
+            {key: tracking.get(key) for key in ("number", "company", "url")}
+        ]
+        fulfillment["trackingUpdates"] = fulfillment.get("trackingUpdates", 0) + 1
+        if variables.get("notifyCustomer"):
+            fulfillment["notifyCustomer"] = True
+        return {
+            "fulfillmentTrackingInfoUpdate": {
+                "fulfillment": {
+                    "id": fulfillment["id"],
+                    "trackingInfo": fulfillment["trackingInfo"],
+                },
+                "userErrors": [],
+            }
         }, MUTATION_COST
 
     def _plan_fulfillment(self, fulfillment):

@@ -658,6 +658,46 @@ class DsyncBackend(models.Model):
             posted += 1
         return posted
 
+    @api.model
+    def _shopify_on_tracking_changed(self, pickings):
+        """Hook of ``stock.picking.write``: the tracking of deliveries already
+        done changed (a label bought after shipping, a carrier's correction).
+        Post one tracking message per delivery whose sale order is bound to a
+        Shopify order; the sender updates the delivery's fulfillment."""
+        backends = self.sudo().search(
+            [
+                ("backend_type", "=", "shopify"),
+                ("company_id", "in", pickings.company_id.ids),
+            ]
+        )
+        Binding = self.env["dsync.binding"].sudo()
+        for backend in backends.filtered(lambda b: b._shopify_can_send()):
+            mine = pickings.filtered(lambda p, b=backend: p.company_id == b.company_id)
+            bound = Binding.search(
+                [
+                    ("backend_id", "=", backend.id),
+                    ("res_model", "=", "sale.order"),
+                    ("res_id", "in", mine.sale_id.ids),
+                ]
+            )
+            items = [
+                (
+                    f"tracking:picking:{picking.id}",
+                    {
+                        "tracking_update": True,
+                        "picking_id": picking.id,
+                        "picking": picking.name,
+                    },
+                    picking,
+                )
+                for picking in mine
+                if picking.sale_id.id in bound.mapped("res_id")
+            ]
+            if items:
+                self.env["dsync.outbox"].sudo()._dsync_post_many(
+                    backend, "fulfillment_export", items
+                )
+
     def _shopify_fulfillment_lines(self, picking):
         """[{line_item_id, sku, quantity}] shipped by ``picking``, from the
         bindings of its sale order lines to Shopify line items."""
@@ -713,6 +753,8 @@ class DsyncBackend(models.Model):
             raise BusinessError(
                 "invalid_payload", _("Delivery %s no longer exists.", data["picking"])
             )
+        if data.get("tracking_update"):
+            return self._shopify_send_tracking(client, picking)
         if self._shopify_picking_fulfillments(picking):
             return False  # never twice for the same delivery
         fulfillment_orders = client.fulfillment_orders(data["order_id"])
@@ -858,7 +900,7 @@ class DsyncBackend(models.Model):
                 details=json.dumps(errors),
             )
         self.env["dsync.binding"].sudo()._bind(
-            self, picking, fulfillment["id"], version=location_gid
+            self, picking, fulfillment["id"], version=_tracking_version(tracking)
         )
         picking.message_post(
             body=_(
@@ -867,6 +909,50 @@ class DsyncBackend(models.Model):
                 number=tracking.get("number") or _("none"),
             )
         )
+
+    def _shopify_send_tracking(self, client, picking):
+        """Give the delivery's fulfillment the delivery's current tracking;
+        True if Shopify was called. The fulfillment's binding keeps the
+        tracking Shopify has (its version): the same tracking is not sent
+        twice, and a fulfillment created after the edit already carries it."""
+        fulfillment = self._shopify_picking_fulfillments(picking)[:1]
+        if not fulfillment:
+            # its fulfillment_export message is still pending: it will be
+            # made first (and carry the current tracking)
+            raise TransientError(
+                f"delivery {picking.name} has no Shopify fulfillment yet",
+                retry_after=60,
+            )
+        tracking = self._shopify_tracking(picking)
+        version = _tracking_version(tracking)
+        if not tracking["number"] or fulfillment.external_version == version:
+            return False  # Shopify has it, or there is nothing to give
+        result = client.fulfillment_tracking_update(
+            fulfillment.external_id,
+            tracking,
+            notify_customer=self.shopify_notify_customer,
+        )
+        errors = result.get("userErrors") or []
+        if errors or not result.get("fulfillment"):
+            raise BusinessError(
+                "platform_rejected",
+                _(
+                    "Shopify refused the new tracking of %(picking)s: %(errors)s",
+                    picking=picking.name,
+                    errors="; ".join(e.get("message", "") for e in errors),
+                ),
+                kind_key=f"picking:{picking.id}",
+                record=picking,
+                details=json.dumps(errors),
+            )
+        fulfillment.external_version = version
+        picking.message_post(
+            body=_(
+                "Shopify fulfillment tracking updated to %(number)s.",
+                number=tracking["number"],
+            )
+        )
+        return True
 
     # ------------------------------------------------------------------
     # recovery of missed order webhooks
@@ -1010,3 +1096,10 @@ class DsyncBackend(models.Model):
                 continue
             known.add((order_id, event.source_timestamp))
         return known
+
+
+def _tracking_version(tracking):
+    """What a fulfillment binding keeps of the tracking Shopify has."""
+    return "|".join(
+        str(tracking.get(key) or "") for key in ("number", "company", "url")
+    )

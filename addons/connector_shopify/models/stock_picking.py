@@ -3,9 +3,31 @@ from odoo import models
 
 from ..batch_scope import ORIGIN_NOTE, current_scope, defer_subscribe
 
+# A change of these on a delivery already done updates its fulfillment.
+TRACKING_FIELDS = ("carrier_tracking_ref", "carrier_id")
+
 
 class StockPicking(models.Model):
     _inherit = "stock.picking"
+
+    def write(self, vals):
+        """Tracking given or corrected after a delivery is done (a label
+        bought later, a carrier's correction) goes to Shopify as well."""
+        if not any(fname in vals for fname in TRACKING_FIELDS):
+            return super().write(vals)
+        shipped = self.filtered(
+            lambda p: (
+                p.state == "done" and p.picking_type_code == "outgoing" and p.sale_id
+            )
+        )
+        before = {p.id: (p.carrier_tracking_ref, p.carrier_id.id) for p in shipped}
+        res = super().write(vals)
+        changed = shipped.filtered(
+            lambda p: before[p.id] != (p.carrier_tracking_ref, p.carrier_id.id)
+        )
+        if changed:
+            self.env["dsync.backend"]._shopify_on_tracking_changed(changed)
+        return res
 
     def message_post_with_source(
         self,

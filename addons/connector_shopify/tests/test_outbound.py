@@ -362,6 +362,71 @@ class TestFulfillmentExport(ShopifyOutboundCase):
             {"sent"},
         )
 
+    def test_tracking_added_after_shipping_updates_the_fulfillment(self):
+        item = self.product("FUL-T")
+        sale = self.shopify_sale(7004, [(item, 1)])
+        picking = self.ship(sale.picking_ids, {item: 1}, False)
+        self.drain()
+        (fulfillment,) = self.sim.fulfillments_of(7004)
+        self.assertFalse([t for t in fulfillment["trackingInfo"] if t["number"]])
+        # the label is bought once the parcel has left
+        picking.carrier_tracking_ref = "TRK-LATE"
+        self.drain()
+        self.assertEqual(self.sim.calls["FulfillmentTrackingInfoUpdate"], 1)
+        self.assertEqual(
+            fulfillment["trackingInfo"],
+            [
+                {
+                    "number": "TRK-LATE",
+                    "company": "Parcel Express",
+                    "url": "https://track.example/TRK-LATE",
+                }
+            ],
+        )
+        # the same value again changes nothing; a correction is sent
+        picking.carrier_tracking_ref = "TRK-LATE"
+        self.drain()
+        self.assertEqual(self.sim.calls["FulfillmentTrackingInfoUpdate"], 1)
+        picking.carrier_tracking_ref = "TRK-FIXED"
+        self.drain()
+        self.assertEqual(self.sim.calls["FulfillmentTrackingInfoUpdate"], 2)
+        self.assertEqual(fulfillment["trackingInfo"][0]["number"], "TRK-FIXED")
+        self.assertEqual(len(self.sim.fulfillments_of(7004)), 1)
+        self.assertEqual(
+            set(self.messages("fulfillment_export", res_id=picking.id).mapped("state")),
+            {"sent"},
+        )
+        self.assertEqual(self.sim.throttled, 0)
+
+    def test_tracking_given_before_the_fulfillment_is_sent_once(self):
+        item = self.product("FUL-U")
+        sale = self.shopify_sale(7005, [(item, 1)])
+        picking = self.ship(sale.picking_ids, {item: 1}, False)
+        picking.carrier_tracking_ref = "TRK-EARLY"  # before the outbox drains
+        self.drain()
+        (fulfillment,) = self.sim.fulfillments_of(7005)
+        self.assertEqual(fulfillment["trackingInfo"][0]["number"], "TRK-EARLY")
+        self.assertEqual(self.sim.calls["FulfillmentTrackingInfoUpdate"], 0)
+        messages = self.messages("fulfillment_export", res_id=picking.id)
+        self.assertEqual(len(messages), 2, "the fulfillment and the tracking")
+        self.assertEqual(set(messages.mapped("state")), {"sent"})
+
+    def test_tracking_refused_by_shopify_opens_an_exception(self):
+        item = self.product("FUL-V")
+        sale = self.shopify_sale(7006, [(item, 1)])
+        picking = self.ship(sale.picking_ids, {item: 1}, "TRK-6")
+        self.drain()
+        (fulfillment,) = self.sim.fulfillments_of(7006)
+        fulfillment["id"] = "gid://shopify/Fulfillment/0"  # deleted in Shopify
+        picking.carrier_tracking_ref = "TRK-7"
+        self.drain()
+        message = self.messages("fulfillment_export", res_id=picking.id).filtered(
+            lambda m: m.state == "failed"
+        )
+        self.assertEqual(message.exception_ids.category, "platform_rejected")
+        self.assertIn(f"new tracking of {picking.name}", message.last_error)
+        self.assertIn("Fulfillment not found", message.last_error)
+
     def test_already_fulfilled_in_shopify_opens_an_exception(self):
         item = self.product("FUL-D")
         sale = self.shopify_sale(7003, [(item, 1)])
