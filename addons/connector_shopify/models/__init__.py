@@ -8,6 +8,7 @@ from . import shopify_refund
 from . import shopify_privacy
 from . import stock_move
 from . import stock_picking
+from . import stock_quant
 from . import account_analytic_distribution_model
 from . import account_move
 from . import account_move_line

@@ -382,6 +382,33 @@ class DsyncBackend(models.Model):
             backend._shopify_post_stock_for_moves(company_moves)
             backend._shopify_post_fulfillments(company_moves.picking_id)
 
+    @api.model
+    def _shopify_on_reservations_changed(self, changed):
+        """Precommit hook of reservations: ``changed`` is {location id:
+        product ids}. Backends publishing the free quantity post the new
+        levels of those products at their mapped locations."""
+        backends = self.sudo().search(
+            [
+                ("backend_type", "=", "shopify"),
+                ("shopify_stock_quantity", "=", "free"),
+            ]
+        )
+        locations = self.env["stock.location"].sudo().browse(list(changed))
+        Product = self.env["product.product"].sudo()
+        for backend in backends.filtered(lambda b: b._shopify_can_send()):
+            count = 0
+            for location_gid, root in backend._shopify_location_maps():
+                product_ids = set()
+                for location in locations.filtered(lambda loc, r=root: _inside(loc, r)):
+                    product_ids |= changed[location.id]
+                products = Product.browse(sorted(product_ids)).filtered(
+                    lambda p: p.is_storable and p.default_code
+                )
+                if products:
+                    count += backend._shopify_post_stock(location_gid, root, products)
+            if count:
+                backend._shopify_trigger("stock_export")
+
     def _shopify_post_stock_for_moves(self, moves):
         """Post the level of each product moved in or out of a mapped
         location (or one of its children)."""

@@ -133,6 +133,57 @@ class TestStockExport(ShopifyOutboundCase):
         self.assertEqual(self.sim.available("STK-2", self.location_gid), 9)
         self.assertEqual(self.sim.calls["InventorySetQuantities"], 1)
 
+    def pending_quantity(self, sku):
+        message = self.messages(
+            "stock_export",
+            coalesce_key=f"{sku}@{self.location_gid}",
+            state="pending",
+        )
+        return message and message._dsync_data()["quantity"]
+
+    def odoo_sale(self, product, quantity):
+        """A confirmed order entered in Odoo (another channel than Shopify)."""
+        sale = self.env["sale.order"].create(
+            {
+                "partner_id": self.env["res.partner"].create({"name": "B2B"}).id,
+                "warehouse_id": self.warehouse.id,
+                "order_line": [
+                    (0, 0, {"product_id": product.id, "product_uom_qty": quantity})
+                ],
+            }
+        )
+        sale.action_confirm()
+        return sale
+
+    def test_reservations_of_other_channels_are_published(self):
+        product = self.product("STK-R")
+        self.count_stock(product, 5)
+        self.drain()
+        self.assertEqual(self.sim.available("STK-R", self.location_gid), 5)
+        # an order entered in Odoo (another channel) reserves 3: no move is done
+        sale = self.odoo_sale(product, 3)
+        self.assertEqual(sale.picking_ids.move_ids.quantity, 3, "reserved")
+        self.env.cr.flush()  # what the commit runs
+        self.assertEqual(self.pending_quantity("STK-R"), 2)
+        self.drain()
+        self.assertEqual(self.sim.available("STK-R", self.location_gid), 2)
+        # cancelled, the order gives the units back to the channel
+        sale.with_context(disable_cancel_warning=True).action_cancel()
+        self.env.cr.flush()
+        self.drain()
+        self.assertEqual(self.sim.available("STK-R", self.location_gid), 5)
+        self.assertEqual(self.sim.throttled, 0)
+
+    def test_reservations_change_nothing_when_on_hand_is_published(self):
+        self.backend.shopify_stock_quantity = "on_hand"
+        product = self.product("STK-H")
+        self.count_stock(product, 5)
+        self.drain()
+        self.odoo_sale(product, 3)
+        self.env.cr.flush()
+        self.assertFalse(self.pending_quantity("STK-H"))
+        self.assertEqual(self.sim.available("STK-H", self.location_gid), 5)
+
     def test_stock_rule_buffer_reservations_and_zero_floor(self):
         backend = self.backend
         backend.shopify_stock_buffer = 2
