@@ -281,6 +281,24 @@ class DsyncEvent(models.Model):
         self.invalidate_recordset()
         if self.state not in PROCESSABLE:
             return f"nothing to do: event {self.id} is {self.state}"
+        flow = self.backend_id._dsync_flow_for_topic(self.topic)
+        attempt = self._dsync_current_attempt()
+        if attempt > flow.max_retries:
+            # Only a job found dead gets here (queue_job counts those runs;
+            # failed attempts stop at the maximum): an event that kills its
+            # worker every time, by memory or time limit, must not loop.
+            return self._dsync_fail(
+                BusinessError(
+                    "retries_exhausted",
+                    _(
+                        "Gave up after %(n)s attempts: the job stopped without an "
+                        "outcome each time (its worker was killed, by a memory or "
+                        "time limit?). Check the server log, then retry.",
+                        n=attempt - 1,
+                    ),
+                    kind_key=f"flow:{flow.code}",
+                )
+            )
         return self._dsync_conclude(*self._dsync_process())
 
     def _dsync_hand_on_after(self):
@@ -313,6 +331,9 @@ class DsyncEvent(models.Model):
         the others back, and the batch job itself never retries.
         """
         self[:1]._dsync_hand_on_after()
+        dead_runs = self[:1]._dsync_current_attempt() - 1
+        if dead_runs:
+            return self._dsync_split_dead_batch(dead_runs)
         events = self.env["dsync.event"]
         for event in self.sorted("id"):
             if event._dsync_lock():
@@ -334,6 +355,28 @@ class DsyncEvent(models.Model):
             else:
                 notes.append(event._dsync_conclude(*event._dsync_process(), batch=True))
         return f"{len(applied)} applied together\n" + "\n".join(notes)
+
+    def _dsync_split_dead_batch(self, dead_runs):
+        """This batch job ran before and stopped without an outcome (found
+        dead: its worker was killed, by a memory or time limit?). Its events
+        go on in jobs of their own, those runs counted as attempts, so that
+        one event that kills its worker cannot take the others down again."""
+        note = _(
+            "its batch job stopped without an outcome %(n)s time(s): retried alone",
+            n=dead_runs,
+        )
+        count = 0
+        for event in self.sorted("id"):
+            if event._dsync_lock():
+                event.invalidate_recordset()
+                if event.state in PROCESSABLE:
+                    event._dsync_delay(attempts_done=dead_runs, note=note)
+                    count += 1
+            else:
+                event._dsync_delay(
+                    eta=fields.Datetime.now() + timedelta(seconds=5), mark=False
+                )
+        return f"found dead {dead_runs} time(s): {count} events queued one by one"
 
     def _dsync_process_batch(self):
         """{event: result} of the events the backend's batch hook applied."""

@@ -8,6 +8,8 @@ from unittest.mock import patch
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.queue_job.jobrunner.runner import Database
+
 from ..errors import BusinessError, StaleEvent, TransientError
 from ..models.dsync_backend import channel_capacity, even_chunks
 from .common import DsyncCase, run_jobs
@@ -61,6 +63,20 @@ class TestBatch(DsyncCase):
         before = self.env["queue.job"].search([])
         self.backend._dsync_dispatch_events()
         return self.env["queue.job"].search([]) - before
+
+    def found_dead(self, job):
+        """The job started and its worker was killed: queue_job's runner
+        requeues it with its own statement (one more retry)."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE queue_job SET state = 'started', date_enqueued =
+                      now() at time zone 'utc' - interval '1 minute'
+                WHERE id = %s""",
+            (job.id,),
+        )
+        self.env.cr.execute(Database._query_requeue_dead_jobs(None))
+        job.invalidate_recordset()
+        self.assertEqual(job.state, "pending")
 
     def partners(self, *names):
         return self.env["res.partner"].search([("name", "in", names)])
@@ -228,3 +244,40 @@ class TestBatch(DsyncCase):
         self.assertEqual(busy.state, "failed")
         self.assertEqual(busy.exception_ids.category, "retries_exhausted")
         self.assertEqual(self.calls.count("ok"), 1)
+
+    def test_event_that_kills_its_worker_stops_at_the_flow_maximum(self):
+        self.flow.write({"max_retries": 3})
+        poison, fine = self.events("poison", "fine")
+        poison._dsync_delay()
+        fine._dsync_delay()
+        for _death in range(3):  # killed on each of its three attempts
+            self.found_dead(poison.job_id)
+        self.found_dead(fine.job_id)  # killed once: tried again
+        with self.processor("ping", self.partner_processor):
+            run_jobs(self.env)
+        (poison | fine).invalidate_recordset()
+        self.assertEqual(self.calls, ["fine"], "no fourth run of the poison event")
+        self.assertEqual(poison.state, "failed")
+        self.assertEqual(poison.exception_ids.category, "retries_exhausted")
+        self.assertIn("without an outcome", poison.last_error)
+        self.assertEqual(fine.state, "done")
+
+    def test_batch_found_dead_goes_on_event_by_event(self):
+        self.flow.write({"max_retries": 3})
+        events = self.events("b1", "b2", "b3")
+        self.dispatch()
+        batch_job = events.job_id
+        self.assertEqual(len(batch_job), 1)
+        self.found_dead(batch_job)
+        with self.processor("ping", self.partner_processor):
+            (ran,) = run_jobs(self.env, max_rounds=1, converge=False)
+            self.assertIn("found dead 1 time(s): 3 events", ran[0].result)
+            self.assertEqual(self.calls, [], "the batch itself is not run again")
+            events.invalidate_recordset()
+            self.assertEqual(len(events.job_id), 3, "one job each")
+            self.assertEqual(events.job_id.mapped("retry"), [1, 1, 1])
+            self.assertEqual(set(events.mapped("state")), {"queued"})
+            run_jobs(self.env)
+        events.invalidate_recordset()
+        self.assertEqual(set(events.mapped("state")), {"done"})
+        self.assertEqual(sorted(self.calls), ["b1", "b2", "b3"])
