@@ -345,7 +345,9 @@ class TestWorkerCrash(CommittedCase):
 
     def test_killed_worker_mid_batch_loses_nothing(self):
         """The batch's transaction dies with its worker: no event of it is
-        half-applied, and the requeued job applies each exactly once."""
+        half-applied; the requeued batch hands each event to a job of its
+        own (one of them may be what killed the worker), which applies it
+        exactly once."""
         other = self.add_event()
         job_uuid = self.batch_job([self.event_id, other])
         self.assertIn("error", self.run_killed(job_uuid))
@@ -353,6 +355,15 @@ class TestWorkerCrash(CommittedCase):
         self.assertEqual(self.states(self.event_id, other), ["queued", "queued"])
         self.requeue_dead(job_uuid)
         self.run_healthy(job_uuid)
+        self.assertEqual(self.snapshot()["partners"], 0, "split, not run")
+        with self.committed_env() as env:
+            events = env["dsync.event"].browse([self.event_id, other])
+            own_jobs = events.job_id
+            self.assertEqual(len(own_jobs), 2)
+            self.assertEqual(own_jobs.mapped("retry"), [1, 1], "the death counted")
+            uuids = own_jobs.mapped("uuid")
+        for own_uuid in uuids:
+            self.run_healthy(own_uuid)
         self.assertEqual(self.states(self.event_id, other), ["done", "done"])
         self.assertEqual(self.snapshot()["partners"], 2)
         self.assertEqual(self.snapshot()["job"], "done")
