@@ -18,6 +18,8 @@ _logger = logging.getLogger(__name__)
 
 MANAGER = "distribution_sync_core.group_dsync_manager"
 SECRET_PLACEHOLDER = "********"
+# Records one retention cron call masks or purges (then it commits and goes on).
+RETENTION_BATCH = 1000
 # Events one inbound job processes together under load (flow default).
 INBOUND_BATCH_SIZE = 20
 
@@ -556,25 +558,58 @@ class DsyncBackend(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _cron_dsync_retention(self):
-        self.search([])._dsync_apply_retention()
+        """One batch of the retention work per call: Odoo's cron runner
+        commits it and calls again while the progress it is told about has
+        work remaining, so a backlog (retention switched on after a year of
+        events) never becomes one huge transaction."""
+        backends = self.search([])
+        now = fields.Datetime.now()
+        masked, purged = backends._dsync_apply_retention(now, batch=RETENTION_BATCH)
+        done = masked + purged
+        remaining = backends._dsync_retention_remaining(now) if done else 0
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        return done, remaining
 
-    def _dsync_apply_retention(self, now=None):
-        """Mask personal data, then purge payloads, past each backend's days."""
-        now = now or fields.Datetime.now()
-        Event = self.env["dsync.event"].sudo()
-        Outbox = self.env["dsync.outbox"].sudo()
-        masked = purged = 0
+    def _dsync_retention_steps(self, now):
+        """(model, method, backend, limit) of each masking and purge due."""
         for backend in self:
-            if backend.pii_mask_days > 0:
-                limit = now - timedelta(days=backend.pii_mask_days)
-                masked += Event._dsync_mask_before(backend, limit)
-                masked += Outbox._dsync_mask_before(backend, limit)
-            if backend.payload_retention_days > 0:
-                limit = now - timedelta(days=backend.payload_retention_days)
-                purged += Event._dsync_purge_before(backend, limit)
-                purged += Outbox._dsync_purge_before(backend, limit)
-        _logger.info("retention: %s payloads masked, %s purged", masked, purged)
-        return masked, purged
+            for days, method in (
+                (backend.pii_mask_days, "mask"),
+                (backend.payload_retention_days, "purge"),
+            ):
+                if days > 0:
+                    limit = now - timedelta(days=days)
+                    for model in ("dsync.event", "dsync.outbox"):
+                        yield model, method, backend, limit
+
+    def _dsync_apply_retention(self, now=None, batch=None):
+        """Mask personal data, then purge payloads, past each backend's days;
+        at most ``batch`` records in all (None: everything due)."""
+        now = now or fields.Datetime.now()
+        done = {"mask": 0, "purge": 0}
+        for model, method, backend, limit in self._dsync_retention_steps(now):
+            budget = None if batch is None else batch - sum(done.values())
+            if budget is not None and budget <= 0:
+                break
+            Model = self.env[model].sudo()
+            done[method] += getattr(Model, f"_dsync_{method}_before")(
+                backend, limit, batch=budget
+            )
+        _logger.info(
+            "retention: %s payloads masked, %s purged", done["mask"], done["purge"]
+        )
+        return done["mask"], done["purge"]
+
+    def _dsync_retention_remaining(self, now):
+        """How many records the retention has still to mask or purge."""
+        return sum(
+            self.env[model]
+            .sudo()
+            .search_count(
+                getattr(self.env[model], f"_dsync_{method}_domain")(backend, limit)
+            )
+            for model, method, backend, limit in self._dsync_retention_steps(now)
+        )
 
     @api.model
     def _cron_dsync_drain_outbox(self):

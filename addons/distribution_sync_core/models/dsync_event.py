@@ -533,14 +533,28 @@ class DsyncEvent(models.Model):
     # retention
     # ------------------------------------------------------------------
     @api.model
-    def _dsync_mask_before(self, backend, limit):
+    def _dsync_mask_domain(self, backend, limit):
+        return [
+            ("backend_id", "=", backend.id),
+            ("create_date", "<", limit),
+            ("payload_masked", "=", False),
+            ("payload_purged", "=", False),
+        ]
+
+    @api.model
+    def _dsync_purge_domain(self, backend, limit):
+        return [
+            ("backend_id", "=", backend.id),
+            ("create_date", "<", limit),
+            ("payload_purged", "=", False),
+        ]
+
+    @api.model
+    def _dsync_mask_before(self, backend, limit, batch=None):
+        """Mask the personal data of up to ``batch`` (all when None) of the
+        backend's events received before ``limit``, oldest first."""
         events = self.search(
-            [
-                ("backend_id", "=", backend.id),
-                ("create_date", "<", limit),
-                ("payload_masked", "=", False),
-                ("payload_purged", "=", False),
-            ]
+            self._dsync_mask_domain(backend, limit), order="id", limit=batch
         )
         for event in events:
             event.write(
@@ -553,13 +567,9 @@ class DsyncEvent(models.Model):
         return len(events)
 
     @api.model
-    def _dsync_purge_before(self, backend, limit):
+    def _dsync_purge_before(self, backend, limit, batch=None):
         events = self.search(
-            [
-                ("backend_id", "=", backend.id),
-                ("create_date", "<", limit),
-                ("payload_purged", "=", False),
-            ]
+            self._dsync_purge_domain(backend, limit), order="id", limit=batch
         )
         events.write({"payload": False, "headers": False, "payload_purged": True})
         return len(events)

@@ -342,15 +342,30 @@ class DsyncOutbox(models.Model):
     # retention
     # ------------------------------------------------------------------
     @api.model
-    def _dsync_mask_before(self, backend, limit):
+    def _dsync_mask_domain(self, backend, limit):
+        return [
+            ("backend_id", "=", backend.id),
+            ("create_date", "<", limit),
+            ("state", "in", ("sent", "cancelled", "failed")),
+            ("payload_masked", "=", False),
+            ("payload_purged", "=", False),
+        ]
+
+    @api.model
+    def _dsync_purge_domain(self, backend, limit):
+        return [
+            ("backend_id", "=", backend.id),
+            ("create_date", "<", limit),
+            ("state", "in", ("sent", "cancelled")),
+            ("payload_purged", "=", False),
+        ]
+
+    @api.model
+    def _dsync_mask_before(self, backend, limit, batch=None):
+        """Mask up to ``batch`` (all when None) of the backend's settled
+        messages created before ``limit``, oldest first."""
         messages = self.search(
-            [
-                ("backend_id", "=", backend.id),
-                ("create_date", "<", limit),
-                ("state", "in", ("sent", "cancelled", "failed")),
-                ("payload_masked", "=", False),
-                ("payload_purged", "=", False),
-            ]
+            self._dsync_mask_domain(backend, limit), order="id", limit=batch
         )
         for message in messages:
             message.write(
@@ -359,14 +374,9 @@ class DsyncOutbox(models.Model):
         return len(messages)
 
     @api.model
-    def _dsync_purge_before(self, backend, limit):
+    def _dsync_purge_before(self, backend, limit, batch=None):
         messages = self.search(
-            [
-                ("backend_id", "=", backend.id),
-                ("create_date", "<", limit),
-                ("state", "in", ("sent", "cancelled")),
-                ("payload_purged", "=", False),
-            ]
+            self._dsync_purge_domain(backend, limit), order="id", limit=batch
         )
         messages.write({"payload": False, "response": False, "payload_purged": True})
         return len(messages)

@@ -1,10 +1,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields
 
 from ..masking import mask_payload
+from ..models import dsync_backend
 from .common import DsyncCase
 
 ORDER = {
@@ -77,3 +79,35 @@ class TestRetention(DsyncCase):
         self.env["dsync.backend"]._cron_dsync_retention()
         self.assertTrue(message.payload_purged)
         self.assertFalse(message.payload)
+
+    def test_cron_works_through_a_backlog_in_batches(self):
+        # retention switched on over a backlog: one batch per call, each call
+        # telling Odoo's cron runner what remains so that it calls again
+        self.backend.write({"pii_mask_days": 30, "payload_retention_days": 0})
+        events = self.env["dsync.event"].concat(
+            *(self.make_event("orders/create", ORDER) for _i in range(5))
+        )
+        for event in events:
+            self.backdate(event, 40)
+        cron = self.env.ref("distribution_sync_core.ir_cron_dsync_retention")
+        progress = self.env["ir.cron.progress"].create({"cron_id": cron.id})
+        Backend = self.env["dsync.backend"].with_context(
+            ir_cron_progress_id=progress.id
+        )
+        seen = []
+        with patch.object(dsync_backend, "RETENTION_BATCH", 2):
+            for _call in range(10):
+                Backend._cron_dsync_retention()
+                seen.append((progress.done, progress.remaining))
+                if len(seen) == 1:  # oldest first
+                    self.assertEqual(
+                        events.sorted("id").mapped("payload_masked"),
+                        [True, True, False, False, False],
+                    )
+                if not progress.remaining:
+                    break
+        self.assertEqual(seen, [(2, 3), (2, 1), (1, 0)])
+        self.assertEqual(events.mapped("payload_masked"), [True] * 5)
+        self.assertEqual(
+            events[:2].mapped("id"), sorted(events[:2].ids), "oldest first"
+        )
