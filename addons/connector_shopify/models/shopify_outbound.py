@@ -912,20 +912,9 @@ class DsyncBackend(models.Model):
             notify_customer=self.shopify_notify_customer,
             message=_("Delivery %s", picking.name),
         )
-        errors = result.get("userErrors") or []
-        fulfillment = result.get("fulfillment")
-        if errors or not fulfillment:
-            raise BusinessError(
-                "platform_rejected",
-                _(
-                    "Shopify refused the fulfillment of %(picking)s: %(errors)s",
-                    picking=picking.name,
-                    errors="; ".join(e.get("message", "") for e in errors),
-                ),
-                kind_key=f"picking:{picking.id}",
-                record=picking,
-                details=json.dumps(errors),
-            )
+        fulfillment = _mutation_result(
+            result, picking, _("Shopify refused the fulfillment of %s")
+        )
         self.env["dsync.binding"].sudo()._bind(
             self, picking, fulfillment["id"], version=_tracking_version(tracking)
         )
@@ -959,19 +948,7 @@ class DsyncBackend(models.Model):
             tracking,
             notify_customer=self.shopify_notify_customer,
         )
-        errors = result.get("userErrors") or []
-        if errors or not result.get("fulfillment"):
-            raise BusinessError(
-                "platform_rejected",
-                _(
-                    "Shopify refused the new tracking of %(picking)s: %(errors)s",
-                    picking=picking.name,
-                    errors="; ".join(e.get("message", "") for e in errors),
-                ),
-                kind_key=f"picking:{picking.id}",
-                record=picking,
-                details=json.dumps(errors),
-            )
+        _mutation_result(result, picking, _("Shopify refused the new tracking of %s"))
         fulfillment.external_version = version
         picking.message_post(
             body=_(
@@ -1130,3 +1107,21 @@ def _tracking_version(tracking):
     return "|".join(
         str(tracking.get(key) or "") for key in ("number", "company", "url")
     )
+
+
+def _mutation_result(result, picking, refused):
+    """The fulfillment a fulfillment mutation returned; its user errors (or
+    no fulfillment) raise a ``platform_rejected`` error about ``picking``,
+    ``refused`` being the message with a ``%s`` for the delivery's name."""
+    errors = result.get("userErrors") or []
+    fulfillment = result.get("fulfillment")
+    if errors or not fulfillment:
+        raise BusinessError(
+            "platform_rejected",
+            f"{refused % picking.name}: "
+            + "; ".join(e.get("message", "") for e in errors),
+            kind_key=f"picking:{picking.id}",
+            record=picking,
+            details=json.dumps(errors),
+        )
+    return fulfillment
