@@ -18,6 +18,7 @@
 The chatter notes name the Shopify customer id only, never personal data.
 """
 
+import logging
 from datetime import timedelta
 
 from markupsafe import Markup
@@ -25,6 +26,11 @@ from markupsafe import Markup
 from odoo import _, fields, models
 
 from odoo.addons.distribution_sync_core.masking import mask_payload
+from odoo.addons.distribution_sync_core.models.dsync_backend import backend_channel
+
+_logger = logging.getLogger(__name__)
+# Payloads one shop/redact job masks before handing the rest to the next.
+REDACT_BATCH = 5000
 
 
 class DsyncBackend(models.Model):
@@ -83,11 +89,36 @@ class DsyncBackend(models.Model):
 
     def _shopify_process_shop_redact(self, event):
         limit = fields.Datetime.now() + timedelta(seconds=1)
-        masked = self.env["dsync.event"].sudo()._dsync_mask_before(self, limit)
-        masked += self.env["dsync.outbox"].sudo()._dsync_mask_before(self, limit)
+        masked, more = self._shopify_redact_batch(limit)
         return self._shopify_privacy_note(
-            _("Shop redact: personal data masked in %s stored payloads.", masked)
+            _(
+                "Shop redact: personal data masked in %(n)s stored payloads%(more)s.",
+                n=masked,
+                more=_(" so far; the rest goes on in batches") if more else "",
+            )
         )
+
+    def _shopify_redact_batch(self, limit):
+        """Mask up to REDACT_BATCH of the store's payloads stored before
+        ``limit``; when some may remain, the next batch is queued as a job of
+        its own, so a large store's redact is many short transactions.
+        Returns (masked, more queued)."""
+        masked = 0
+        for model in ("dsync.event", "dsync.outbox"):
+            budget = REDACT_BATCH - masked
+            if budget <= 0:
+                break
+            masked += self.env[model].sudo()._dsync_mask_before(self, limit, budget)
+        more = masked >= REDACT_BATCH
+        if more:
+            self.sudo().with_delay(
+                channel=backend_channel(self.backend_type, self.id),
+                identity_key=f"shopify-redact-{self.id}",
+                description=f"{self.name}: shop redact, next batch",
+            )._shopify_redact_batch(limit)
+        else:
+            _logger.info("backend %s: shop redact complete", self.id)
+        return masked, more
 
     # ------------------------------------------------------------------
     def _shopify_events_about(self, customer, order_ids):

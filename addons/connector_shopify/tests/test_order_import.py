@@ -12,6 +12,7 @@ from unittest.mock import patch
 
 from odoo.tests import TransactionCase, new_test_user, tagged
 
+from odoo.addons.connector_shopify.models import shopify_privacy
 from odoo.addons.connector_shopify.order_payload import parse_order
 from odoo.addons.distribution_sync_core.tests.common import run_jobs
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -565,6 +566,24 @@ class TestRefundsAndPrivacy(ShopifyOrderCase):
         self.import_order()
         self.deliver(("shop/redact", make_shop_redact()))
         events = self.env["dsync.event"].search([("backend_id", "=", self.backend.id)])
+        self.assertTrue(all(events.mapped("payload_masked")))
+        self.assertFalse(any("jane.doe" in (e.payload or "") for e in events))
+
+    def test_shop_redact_of_a_large_store_goes_on_in_batches(self):
+        for order_id in (5201, 5202, 5203):
+            self.import_order(order_id, f"#{order_id}")
+        with patch.object(shopify_privacy, "REDACT_BATCH", 2):
+            (redact,) = self.deliver(("shop/redact", make_shop_redact()))
+        self.assertEqual(redact.state, "done", redact.last_error)
+        note = self.env["mail.message"].browse(redact.res_id)
+        self.assertIn("2 stored payloads so far", note.body)
+        jobs = self.env["queue.job"].search(
+            [("identity_key", "=", f"shopify-redact-{self.backend.id}")]
+        )
+        self.assertGreaterEqual(len(jobs), 2, "one job per further batch")
+        self.assertEqual(set(jobs.mapped("state")), {"done"})
+        events = self.env["dsync.event"].search([("backend_id", "=", self.backend.id)])
+        self.assertEqual(len(events), 4)
         self.assertTrue(all(events.mapped("payload_masked")))
         self.assertFalse(any("jane.doe" in (e.payload or "") for e in events))
 
