@@ -571,11 +571,13 @@ class DsyncBackend(models.Model):
         return done, remaining
 
     def _dsync_retention_steps(self, now):
-        """(model, method, backend, limit) of each masking and purge due."""
+        """(model, method, backend, limit) of each purge and masking due:
+        purges first, so that a payload past both limits is not masked and
+        then dropped."""
         for backend in self:
             for days, method in (
-                (backend.pii_mask_days, "mask"),
                 (backend.payload_retention_days, "purge"),
+                (backend.pii_mask_days, "mask"),
             ):
                 if days > 0:
                     limit = now - timedelta(days=days)
@@ -583,7 +585,7 @@ class DsyncBackend(models.Model):
                         yield model, method, backend, limit
 
     def _dsync_apply_retention(self, now=None, batch=None):
-        """Mask personal data, then purge payloads, past each backend's days;
+        """Purge payloads and mask personal data past each backend's days;
         at most ``batch`` records in all (None: everything due)."""
         now = now or fields.Datetime.now()
         done = {"mask": 0, "purge": 0}

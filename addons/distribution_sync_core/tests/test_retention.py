@@ -111,3 +111,12 @@ class TestRetention(DsyncCase):
         self.assertEqual(
             events[:2].mapped("id"), sorted(events[:2].ids), "oldest first"
         )
+
+    def test_payloads_past_both_limits_are_purged_not_masked_first(self):
+        self.backend.write({"pii_mask_days": 30, "payload_retention_days": 90})
+        old = self.make_event("orders/create", ORDER)
+        self.backdate(old, 100)
+        masked, purged = self.backend._dsync_apply_retention()
+        self.assertEqual((masked, purged), (0, 1))
+        self.assertTrue(old.payload_purged)
+        self.assertFalse(old.payload_masked, "nothing left to mask")
