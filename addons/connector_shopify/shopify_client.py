@@ -213,6 +213,15 @@ mutation FulfillmentCreate($fulfillment: FulfillmentInput!, $message: String) {
     userErrors { field message }
   }
 }""",
+    "FulfillmentOrderMove": """
+mutation FulfillmentOrderMove($id: ID!, $newLocationId: ID!,
+    $fulfillmentOrderLineItems: [FulfillmentOrderLineItemInput!]) {
+  fulfillmentOrderMove(id: $id, newLocationId: $newLocationId,
+      fulfillmentOrderLineItems: $fulfillmentOrderLineItems) {
+    movedFulfillmentOrder { id status }
+    userErrors { field message }
+  }
+}""",
     "FulfillmentTrackingInfoUpdate": """
 mutation FulfillmentTrackingInfoUpdate($fulfillmentId: ID!,
     $trackingInfoInput: FulfillmentTrackingInput!, $notifyCustomer: Boolean) {
@@ -660,6 +669,28 @@ class ShopifyClient:
             cost=MUTATION_COST,
         )
         return data["fulfillmentCreate"]
+
+    def fulfillment_order_move(self, fulfillment_order_id, location_gid, lines):
+        """Assign ``lines`` ([(fulfillment order line item id, quantity)]) of
+        a fulfillment order to another location. Returns {fulfillment:
+        the moved fulfillment order, userErrors}."""
+        data = self.run(
+            "FulfillmentOrderMove",
+            {
+                "id": fulfillment_order_id,
+                "newLocationId": location_gid,
+                "fulfillmentOrderLineItems": [
+                    {"id": line_id, "quantity": int(quantity)}
+                    for line_id, quantity in lines
+                ],
+            },
+            cost=MUTATION_COST,
+        )
+        payload = data["fulfillmentOrderMove"]
+        return {
+            "fulfillment": payload.get("movedFulfillmentOrder"),
+            "userErrors": payload.get("userErrors") or [],
+        }
 
     def fulfillment_tracking_update(
         self, fulfillment_gid, tracking, notify_customer=False

@@ -19,6 +19,8 @@ text itself is not parsed. Operations:
 ``InventorySetQuantities`` ``inventorySetQuantities(input: {...})``
 ``FulfillmentOrders``    ``order(id) {fulfillmentOrders(first) {lineItems}}``
 ``FulfillmentCreate``    ``fulfillmentCreate(fulfillment: {...})``
+``FulfillmentOrderMove`` ``fulfillmentOrderMove(id, newLocationId,
+                         fulfillmentOrderLineItems)``
 ``FulfillmentTrackingInfoUpdate`` ``fulfillmentTrackingInfoUpdate(fulfillmentId,
                          trackingInfoInput, notifyCustomer)``
 =======================  ==================================================
@@ -735,6 +737,9 @@ class ShopifySimulator:
     def _cost_FulfillmentTrackingInfoUpdate(self, variables):
         return MUTATION_COST
 
+    def _cost_FulfillmentOrderMove(self, variables):
+        return MUTATION_COST
+
     # ------------------------------------------------------------------
     # queries
     # ------------------------------------------------------------------
@@ -1311,6 +1316,116 @@ class ShopifySimulator:
         return {
             "fulfillmentCreate": {"fulfillment": result, "userErrors": []}
         }, MUTATION_COST
+
+    def _op_FulfillmentOrderMove(self, variables):
+        moved, errors = self._move_fulfillment_order(
+            variables.get("id"),
+            variables.get("newLocationId"),
+            variables.get("fulfillmentOrderLineItems"),
+        )
+        return {
+            "fulfillmentOrderMove": {
+                "movedFulfillmentOrder": (
+                    {"id": moved["id"], "status": moved["status"]} if moved else None
+                ),
+                "userErrors": errors,
+            }
+        }, MUTATION_COST
+
+    def move_line_items(self, order_id, line_ids, location_gid):
+        """Shopify's order routing: assign these line items (REST ids) of an
+        order to another location, as ``fulfillmentOrderMove`` does."""
+        wanted = {gid("LineItem", line_id) for line_id in line_ids}
+        with self.lock:
+            for fo in list(self._fulfillment_orders_of(order_id)):
+                lines = [
+                    {"id": line["id"], "quantity": line["remainingQuantity"]}
+                    for line in fo["lineItems"]
+                    if line["lineItemId"] in wanted and line["remainingQuantity"]
+                ]
+                if lines:
+                    _moved, errors = self._move_fulfillment_order(
+                        fo["id"], location_gid, lines
+                    )
+                    assert not errors, errors
+
+    def _move_fulfillment_order(self, fo_id, location_gid, requested):
+        """(moved fulfillment order, userErrors), Shopify's rules: a closed
+        order cannot move; moving every remaining line of an order with
+        nothing fulfilled moves the order itself, else a new fulfillment
+        order at the new location takes the moved quantities."""
+        fo = self.fulfillment_orders.get(fo_id)
+        if not fo:
+            return None, [self._user_error(["id"], "Fulfillment order does not exist.")]
+        if fo["status"] not in ("OPEN", "IN_PROGRESS"):
+            return None, [self._user_error(["id"], "Fulfillment order is closed.")]
+        if location_gid not in self.locations:
+            return None, [
+                self._user_error(["newLocationId"], "Location does not exist.")
+            ]
+        by_id = {line["id"]: line for line in fo["lineItems"]}
+        quantities = {}
+        for index, item in enumerate(requested or []):
+            line = by_id.get(item.get("id"))
+            quantity = item.get("quantity")
+            if not line or not isinstance(quantity, int) or quantity < 1:
+                return None, [
+                    self._user_error(
+                        ["fulfillmentOrderLineItems", str(index)],
+                        "Invalid fulfillment order line item.",
+                    )
+                ]
+            if quantity > line["remainingQuantity"]:
+                return None, [
+                    self._user_error(
+                        ["fulfillmentOrderLineItems", str(index), "quantity"],
+                        "Quantity is greater than the remaining quantity.",
+                    )
+                ]
+            quantities[line["id"]] = quantity
+        if not requested:
+            quantities = {
+                line["id"]: line["remainingQuantity"]
+                for line in fo["lineItems"]
+                if line["remainingQuantity"]
+            }
+        untouched = all(
+            line["remainingQuantity"] == line["totalQuantity"]
+            for line in fo["lineItems"]
+        )
+        everything = all(
+            quantities.get(line["id"], 0) == line["remainingQuantity"]
+            for line in fo["lineItems"]
+        )
+        if untouched and everything:
+            fo["locationId"] = location_gid
+            return fo, []
+        moved_gid = gid("FulfillmentOrder", self.next_id())
+        moved = {
+            "id": moved_gid,
+            "orderId": fo["orderId"],
+            "status": "OPEN",
+            "locationId": location_gid,
+            "lineItems": [],
+        }
+        for line_id, quantity in quantities.items():
+            line = by_id[line_id]
+            line["remainingQuantity"] -= quantity
+            line["totalQuantity"] -= quantity
+            moved["lineItems"].append(
+                {
+                    "id": gid("FulfillmentOrderLineItem", self.next_id()),
+                    "lineItemId": line["lineItemId"],
+                    "sku": line["sku"],
+                    "totalQuantity": quantity,
+                    "remainingQuantity": quantity,
+                }
+            )
+        fo["lineItems"] = [line for line in fo["lineItems"] if line["totalQuantity"]]
+        if not any(line["remainingQuantity"] for line in fo["lineItems"]):
+            fo["status"] = "CLOSED"
+        self.fulfillment_orders[moved_gid] = moved
+        return moved, []
 
     def _op_FulfillmentTrackingInfoUpdate(self, variables):
         found = [

@@ -794,13 +794,22 @@ class DsyncBackend(models.Model):
         plan = self._shopify_plan_fulfillment(
             picking, data["lines"], fulfillment_orders
         )
+        warehouse = self._shopify_location_of(picking.location_id)
+        if len(plan) > 1 and warehouse:
+            # Shopify routed some items to other locations than the one this
+            # delivery ships from: assign them to it, then plan again
+            self._shopify_move_to(client, picking, plan, warehouse)
+            plan = self._shopify_plan_fulfillment(
+                picking, data["lines"], client.fulfillment_orders(data["order_id"])
+            )
         if len(plan) > 1:
             raise BusinessError(
                 "platform_rejected",
                 _(
                     "Delivery %(picking)s ships items that Shopify assigned to "
-                    "%(count)s locations: move them to one location in Shopify, "
-                    "then retry.",
+                    "%(count)s locations, and its own location is not mapped to "
+                    "a Shopify location: map it (or move the items to one "
+                    "location in Shopify), then retry.",
                     picking=picking.name,
                     count=len(plan),
                 ),
@@ -813,6 +822,25 @@ class DsyncBackend(models.Model):
             client, picking, location_gid, groups, tracking
         )
         return True
+
+    def _shopify_move_to(self, client, picking, plan, location_gid):
+        """Assign the planned lines of other locations to ``location_gid``
+        (``fulfillmentOrderMove``), one call per fulfillment order."""
+        for other, groups in plan.items():
+            if other == location_gid:
+                continue
+            for fo_id, lines in groups.items():
+                _mutation_result(
+                    client.fulfillment_order_move(fo_id, location_gid, lines),
+                    picking,
+                    _("Shopify refused to assign to this warehouse the items of %s"),
+                )
+        picking.message_post(
+            body=_(
+                "Items Shopify had assigned to other locations were assigned to "
+                "this delivery's location before its fulfillment."
+            )
+        )
 
     def _shopify_picking_fulfillments(self, picking):
         """Bindings of ``picking`` to the Shopify fulfillments made for it."""
@@ -1110,8 +1138,8 @@ def _tracking_version(tracking):
 
 
 def _mutation_result(result, picking, refused):
-    """The fulfillment a fulfillment mutation returned; its user errors (or
-    no fulfillment) raise a ``platform_rejected`` error about ``picking``,
+    """The fulfillment (or fulfillment order) a mutation returned; its user
+    errors (or no result) raise a ``platform_rejected`` error about ``picking``,
     ``refused`` being the message with a ``%s`` for the delivery's name."""
     errors = result.get("userErrors") or []
     fulfillment = result.get("fulfillment")

@@ -413,6 +413,29 @@ class TestFulfillmentExport(ShopifyOutboundCase):
             {"sent"},
         )
 
+    def test_items_routed_to_another_location_are_moved_then_fulfilled(self):
+        item_a, item_b = self.product("FUL-M1"), self.product("FUL-M2")
+        sale = self.shopify_sale(7008, [(item_a, 2), (item_b, 1)])
+        elsewhere = self.sim.add_location("Second warehouse")
+        # Shopify's routing gives the second line (id 700801) to another
+        # location than the warehouse that ships it
+        self.sim.move_line_items(7008, [700801], elsewhere)
+        self.assertEqual(len(self.sim._fulfillment_orders_of(7008)), 2)
+        picking = self.ship(sale.picking_ids, {item_a: 2, item_b: 1}, "TRK-M")
+        self.drain()
+        self.assertEqual(self.sim.calls["FulfillmentOrderMove"], 1)
+        (fulfillment,) = self.sim.fulfillments_of(7008)
+        self.assertEqual(
+            sorted((li["sku"], li["quantity"]) for li in fulfillment["lineItems"]),
+            [("FUL-M1", 2), ("FUL-M2", 1)],
+        )
+        self.assertEqual(
+            {fo["status"] for fo in self.sim._fulfillment_orders_of(7008)}, {"CLOSED"}
+        )
+        message = self.messages("fulfillment_export", res_id=picking.id)
+        self.assertEqual(message.state, "sent")
+        self.assertEqual(self.sim.throttled, 0)
+
     def test_tracking_added_after_shipping_updates_the_fulfillment(self):
         item = self.product("FUL-T")
         sale = self.shopify_sale(7004, [(item, 1)])
