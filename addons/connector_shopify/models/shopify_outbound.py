@@ -366,16 +366,18 @@ class DsyncBackend(models.Model):
     # stock export: triggers
     # ------------------------------------------------------------------
     @api.model
+    def _shopify_senders(self, domain):
+        """The Shopify backends matching ``domain`` that may call Shopify."""
+        backends = self.sudo().search([("backend_type", "=", "shopify"), *domain])
+        return backends.filtered(lambda b: b._shopify_can_send())
+
+    @api.model
     def _shopify_on_moves_done(self, moves):
         """Hook of ``stock.move._action_done``: post the new stock levels and
         the fulfillments of the moves just done."""
-        backends = self.sudo().search(
-            [
-                ("backend_type", "=", "shopify"),
-                ("company_id", "in", moves.company_id.ids),
-            ]
-        )
-        for backend in backends.filtered(lambda b: b._shopify_can_send()):
+        for backend in self._shopify_senders(
+            [("company_id", "in", moves.company_id.ids)]
+        ):
             company_moves = moves.filtered(
                 lambda m, b=backend: m.company_id == b.company_id
             )
@@ -387,37 +389,34 @@ class DsyncBackend(models.Model):
         """Precommit hook of reservations: ``changed`` is {location id:
         product ids}. Backends publishing the free quantity post the new
         levels of those products at their mapped locations."""
-        backends = self.sudo().search(
-            [
-                ("backend_type", "=", "shopify"),
-                ("shopify_stock_quantity", "=", "free"),
-            ]
-        )
         locations = self.env["stock.location"].sudo().browse(list(changed))
         Product = self.env["product.product"].sudo()
-        for backend in backends.filtered(lambda b: b._shopify_can_send()):
-            count = 0
-            for location_gid, root in backend._shopify_location_maps():
-                product_ids = set()
-                for location in locations.filtered(lambda loc, r=root: _inside(loc, r)):
-                    product_ids |= changed[location.id]
-                products = Product.browse(sorted(product_ids)).filtered(
-                    lambda p: p.is_storable and p.default_code
-                )
-                if products:
-                    count += backend._shopify_post_stock(location_gid, root, products)
-            if count:
-                backend._shopify_trigger("stock_export")
+
+        def products_under(root):
+            inside = locations.filtered(lambda loc: _inside(loc, root))
+            return Product.browse(
+                sorted(set().union(*(changed[i] for i in inside.ids)))
+            )
+
+        for backend in self._shopify_senders([("shopify_stock_quantity", "=", "free")]):
+            backend._shopify_post_levels(products_under)
 
     def _shopify_post_stock_for_moves(self, moves):
         """Post the level of each product moved in or out of a mapped
         location (or one of its children)."""
+        return self._shopify_post_levels(
+            lambda root: moves.filtered(lambda move: _touches(move, root)).product_id
+        )
+
+    def _shopify_post_levels(self, products_under):
+        """Post, at each mapped location, the level of the published products
+        among ``products_under(location)``, and wake the stock export."""
         self.ensure_one()
         count = 0
         for location_gid, root in self._shopify_location_maps():
-            products = moves.filtered(
-                lambda move, root=root: _touches(move, root)
-            ).product_id.filtered(lambda p: p.is_storable and p.default_code)
+            products = products_under(root).filtered(
+                lambda p: p.is_storable and p.default_code
+            )
             if products:
                 count += self._shopify_post_stock(location_gid, root, products)
         if count:
@@ -691,21 +690,18 @@ class DsyncBackend(models.Model):
         done changed (a label bought after shipping, a carrier's correction).
         Post one tracking message per delivery whose sale order is bound to a
         Shopify order; the sender updates the delivery's fulfillment."""
-        backends = self.sudo().search(
-            [
-                ("backend_type", "=", "shopify"),
-                ("company_id", "in", pickings.company_id.ids),
-            ]
-        )
         Binding = self.env["dsync.binding"].sudo()
-        for backend in backends.filtered(lambda b: b._shopify_can_send()):
+        companies = pickings.company_id.ids
+        for backend in self._shopify_senders([("company_id", "in", companies)]):
             mine = pickings.filtered(lambda p, b=backend: p.company_id == b.company_id)
-            bound = Binding.search(
-                [
-                    ("backend_id", "=", backend.id),
-                    ("res_model", "=", "sale.order"),
-                    ("res_id", "in", mine.sale_id.ids),
-                ]
+            bound = set(
+                Binding.search(
+                    [
+                        ("backend_id", "=", backend.id),
+                        ("res_model", "=", "sale.order"),
+                        ("res_id", "in", mine.sale_id.ids),
+                    ]
+                ).mapped("res_id")
             )
             items = [
                 (
@@ -718,7 +714,7 @@ class DsyncBackend(models.Model):
                     picking,
                 )
                 for picking in mine
-                if picking.sale_id.id in bound.mapped("res_id")
+                if picking.sale_id.id in bound
             ]
             if items:
                 self.env["dsync.outbox"].sudo()._dsync_post_many(
