@@ -761,6 +761,8 @@ class DsyncBackend(models.Model):
                 sent_any |= self._shopify_send_fulfillment(client, message)
             except BusinessError as err:
                 results[message.id] = err
+            except FulfillmentPending as err:
+                results[message.id] = err  # this message alone waits
             except TransientError as err:
                 if not sent_any:
                     raise  # nothing done yet: the whole batch retries
@@ -959,7 +961,7 @@ class DsyncBackend(models.Model):
         if not fulfillment:
             # its fulfillment_export message is still pending: it will be
             # made first (and carry the current tracking)
-            raise TransientError(
+            raise FulfillmentPending(
                 f"delivery {picking.name} has no Shopify fulfillment yet",
                 retry_after=60,
             )
@@ -1149,3 +1151,8 @@ def _mutation_result(result, picking, refused):
             details=json.dumps(errors),
         )
     return fulfillment
+
+
+class FulfillmentPending(TransientError):
+    """A tracking update whose delivery has no fulfillment yet: only that
+    message waits, the rest of its batch is sent."""

@@ -485,6 +485,26 @@ class TestFulfillmentExport(ShopifyOutboundCase):
         self.assertEqual(len(messages), 2, "the fulfillment and the tracking")
         self.assertEqual(set(messages.mapped("state")), {"sent"})
 
+    def test_tracking_waiting_for_its_fulfillment_holds_no_other_back(self):
+        item = self.product("FUL-W")
+        stuck = self.shopify_sale(7009, [(item, 1)])
+        (fo,) = self.sim._fulfillment_orders_of(7009)
+        fo["lineItems"][0]["remainingQuantity"] = 0  # its fulfillment is refused
+        stuck_picking = self.ship(stuck.picking_ids, {item: 1}, False)
+        self.drain()
+        stuck_picking.carrier_tracking_ref = "TRK-W"
+        # the next delivery's fulfillment goes in the same batch, after it
+        other = self.shopify_sale(7010, [(item, 1)])
+        self.ship(other.picking_ids, {item: 1}, "TRK-X")
+        self.drain()
+        self.assertEqual(len(self.sim.fulfillments_of(7010)), 1)
+        waiting = self.messages("fulfillment_export", res_id=stuck_picking.id).filtered(
+            lambda m: m.coalesce_key.startswith("tracking:")
+        )
+        self.assertEqual(waiting.state, "pending")
+        self.assertEqual(waiting.attempts, 1)
+        self.assertIn("no Shopify fulfillment yet", waiting.last_error)
+
     def test_tracking_refused_by_shopify_opens_an_exception(self):
         item = self.product("FUL-V")
         sale = self.shopify_sale(7006, [(item, 1)])
