@@ -12,3 +12,4 @@ from . import stock_quant
 from . import account_analytic_distribution_model
 from . import account_move
 from . import account_move_line
+from . import res_partner

@@ -19,6 +19,7 @@ from odoo import models
 from odoo.addons.distribution_sync_core.errors import BusinessError
 
 from ..batch_scope import batch_scope
+from .shopify_order import customer_email, customer_phone
 
 BATCH_TOPICS = ("orders/create", "orders/updated")
 
@@ -97,10 +98,9 @@ class DsyncBackend(models.Model):
 
 def _customer_keys(order):
     """What identifies the order's customer (id, email, phone)."""
-    customer = order.customer or {}
     keys = {
-        ("id", str(customer.get("id") or "")),
-        ("email", (customer.get("email") or order.email or "").strip().lower()),
-        ("phone", (customer.get("phone") or order.phone or "").strip()),
+        ("id", str(order.customer.get("id") or "")),
+        ("email", customer_email(order)),
+        ("phone", customer_phone(order)),
     }
     return {key for key in keys if key[1]}

@@ -150,6 +150,74 @@ class TestOrderBatch(ShopifyOrderFixtures, TransactionCase):
         self.assertFalse(self.sale_orders("#B25"))
         self.assertEqual(len(self.sale_orders("#B26")), 1)
 
+    def test_customers_matched_together_by_email_then_phone_or_mobile(self):
+        """The batch looks its customers up together: emails as Odoo
+        normalizes them (any case, a display name around the address; ``_``
+        is a plain character, not a wildcard), then phones and mobiles for
+        the orders left; no match makes a new contact."""
+        Partner = self.env["res.partner"]
+        by_email = Partner.create({"name": "Mary", "email": "Mary_Smith@Example.com"})
+        # sorts first: a wildcard ``_`` would match it instead
+        Partner.create({"name": "Aaron", "email": "maryxsmith@example.com"})
+        by_phone = Partner.create({"name": "Phone", "phone": "+15145550101"})
+        by_mobile = Partner.create({"name": "Mobile", "mobile": "+15145550102"})
+        by_display = Partner.create(
+            {"name": "Jo", "email": '"Jo Known" <JO.Known@Example.com>'}
+        )
+        docs = [
+            self.order(
+                41,
+                customer={
+                    "id": 941,
+                    "email": "mary_smith@example.com",
+                    "phone": "+15145559941",
+                },
+            ),
+            self.order(
+                42,
+                customer={
+                    "id": 942,
+                    "email": "nobody-42@example.com",
+                    "phone": "+15145550101",
+                },
+            ),
+            self.order(
+                43,
+                customer={
+                    "id": 943,
+                    "email": "nobody-43@example.com",
+                    "phone": "+15145550102",
+                },
+            ),
+            self.order(
+                44,
+                customer={
+                    "id": 944,
+                    "email": "new-44@example.com",
+                    "phone": "+15145559944",
+                },
+            ),
+        ]
+        docs.append(
+            self.order(
+                45,
+                customer={
+                    "id": 945,
+                    "email": "jo.known@example.com",
+                    "phone": "+15145559945",
+                },
+            )
+        )
+        events = self.deliver(*[("orders/create", doc) for doc in docs])
+        self.assertIn("5 applied together", self.batch_results(events)[0])
+        partners = [self.sale_orders(doc["name"]).partner_id for doc in docs]
+        self.assertEqual(partners[:3], [by_email, by_phone, by_mobile])
+        self.assertEqual(partners[4], by_display)
+        self.assertEqual(partners[3].email, "new-44@example.com")
+        self.assertEqual(
+            Partner.search_count([("email", "=ilike", "new-44@example.com")]), 1
+        )
+
     def test_amount_mismatch_in_a_batch_leaves_no_trace_of_the_batch(self):
         """An order Odoo would total differently makes the batch roll back
         whole; its events are then processed one by one: the good orders are
