@@ -152,6 +152,9 @@ def main():
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="the server's HTTP workers (printed)"
+    )
     args = parser.parse_args()
 
     call, backend_id, token = setup_backend(args.url, args.db)
@@ -176,7 +179,7 @@ def main():
         results["webhook"].append(
             run_wrk(webhook_url, body, 202, args.duration, args.connections)
         )
-    # latency below saturation: one connection per worker
+    # latency below saturation
     light = {
         "bare": run_wrk(bare_url, body, 200, args.duration, 2),
         "webhook": run_wrk(webhook_url, body, 202, args.duration, 2),
@@ -198,7 +201,8 @@ def main():
     print(
         f"{args.rounds} rounds x {args.duration}s each, "
         f"{args.connections} connections, "
-        "2 Odoo workers, wrk on the same 2 cores"
+        f"{args.workers or '?'} Odoo workers, wrk on the same "
+        f"{os.cpu_count()} cores"
     )
     print(
         f"{'route':<10}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}"
