@@ -675,28 +675,26 @@ class DsyncBackend(models.Model):
         customers by Shopify id, then email/phone, else created (together),
         and the addresses each order needs (created together)."""
         Partner = self.env["res.partner"]
-        customer_ids = [
-            str(order.customer["id"]) for order in orders if order.customer.get("id")
-        ]
-        bindings = {
-            binding.external_id: binding
-            for binding in self.env["dsync.binding"]._find_many(
-                self, "res.partner", customer_ids
-            )
+        customer_ids = [str(order.customer.get("id") or "") for order in orders]
+        bindings = self.env["dsync.binding"]._find_many(
+            self, "res.partner", [cid for cid in customer_ids if cid]
+        )
+        alive = Partner.browse(bindings.mapped("res_id")).exists()
+        bound = {
+            binding.external_id: alive & Partner.browse(binding.res_id)
+            for binding in bindings
         }
         places = {}
-        bound = [
-            Partner.browse(bindings[key].res_id).exists()
-            if (key := str(order.customer.get("id") or "")) in bindings
-            else Partner
-            for order in orders
-        ]
         matched = self._shopify_find_partners(
-            [order for order, partner in zip(orders, bound, strict=True) if not partner]
+            [
+                order
+                for order, cid in zip(orders, customer_ids, strict=True)
+                if not bound.get(cid)
+            ]
         )
         partners, new_vals, to_bind = [], [], []
-        for order, partner in zip(orders, bound, strict=True):
-            customer_id = str(order.customer.get("id") or "")
+        for order, customer_id in zip(orders, customer_ids, strict=True):
+            partner = bound.get(customer_id) or Partner
             if not partner:
                 partner = matched.get(order.id) or Partner
                 if not partner:
