@@ -218,6 +218,21 @@ class TestOrderBatch(ShopifyOrderFixtures, TransactionCase):
             Partner.search_count([("email", "=ilike", "new-44@example.com")]), 1
         )
 
+    def test_customer_bound_to_a_deleted_contact_is_looked_up_again(self):
+        Partner = self.env["res.partner"]
+        gone = Partner.create({"name": "Gone"})
+        self.env["dsync.binding"]._bind(self.backend, gone, "960")
+        gone.unlink()
+        kept = Partner.create({"name": "Kept", "email": "kept-60@example.com"})
+        docs = [
+            self.order(60, customer={"id": 960, "email": "kept-60@example.com"}),
+            self.order(61),
+        ]
+        events = self.deliver(*[("orders/create", doc) for doc in docs])
+        self.assertIn("2 applied together", self.batch_results(events)[0])
+        self.assertEqual(self.sale_orders("#B60").partner_id, kept)
+        self.assertEqual(self.binding(kept, 960).res_id, kept.id)
+
     def test_amount_mismatch_in_a_batch_leaves_no_trace_of_the_batch(self):
         """An order Odoo would total differently makes the batch roll back
         whole; its events are then processed one by one: the good orders are
