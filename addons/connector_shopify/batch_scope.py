@@ -225,7 +225,7 @@ def _log_origin_notes(env, notes):
 
 
 def freeze(value):
-    """A hashable key of a ``_get_distribution`` argument."""
+    """A hashable key of a memoized argument (dicts, lists, records)."""
     if isinstance(value, dict):
         return tuple(sorted((key, freeze(val)) for key, val in value.items()))
     if isinstance(value, list | tuple | set):

@@ -9,7 +9,9 @@ from . import shopify_privacy
 from . import stock_move
 from . import stock_picking
 from . import stock_quant
+from . import procurement_group
 from . import account_analytic_distribution_model
 from . import account_move
 from . import account_move_line
 from . import res_partner
+from . import res_users

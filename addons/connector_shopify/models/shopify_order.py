@@ -476,7 +476,7 @@ class DsyncBackend(models.Model):
             product = found.get(f"variant:{line.variant_id}") or found.get(
                 f"sku:{line.sku}"
             )
-            if product and product.exists():
+            if product:
                 result[line.id] = product
             else:
                 missing.append(line)
@@ -495,10 +495,16 @@ class DsyncBackend(models.Model):
             if line.variant_id and f"variant:{line.variant_id}" not in found
         }
         if variants:
-            for binding in self.env["dsync.binding"]._find_many(
+            bindings = self.env["dsync.binding"]._find_many(
                 self, "product.product", list(variants)
-            ):
-                found[f"variant:{binding.external_id}"] = Product.browse(binding.res_id)
+            )
+            # a binding may outlive its product: only existing ones count
+            existing = set(Product.browse(bindings.mapped("res_id")).exists().ids)
+            for binding in bindings:
+                if binding.res_id in existing:
+                    found[f"variant:{binding.external_id}"] = Product.browse(
+                        binding.res_id
+                    )
             for variant in variants:
                 found.setdefault(f"variant:{variant}", Product)
         key = self.shopify_product_match or "default_code"
@@ -674,7 +680,7 @@ class DsyncBackend(models.Model):
         """[(customer, invoice address, delivery address)] of each order:
         customers by Shopify id, then email/phone, else created (together),
         and the addresses each order needs (created together)."""
-        Partner = self.env["res.partner"]
+        Partner = self._shopify_partner_model()
         customer_ids = [str(order.customer.get("id") or "") for order in orders]
         bindings = self.env["dsync.binding"]._find_many(
             self, "res.partner", [cid for cid in customer_ids if cid]
@@ -812,6 +818,19 @@ class DsyncBackend(models.Model):
         )
         return vals
 
+    def _shopify_partner_model(self):
+        """``res.partner`` to create contacts with. Odoo computes one default
+        with a query for every new contact (whether the form offers a choice
+        of invoice layouts: a field that is not stored); it is computed once
+        here and given as the default of them all."""
+        Partner = self.env["res.partner"]
+        fname = "display_invoice_template_pdf_report_id"
+        field = Partner._fields.get(fname)
+        if field is None or field.store:
+            return Partner
+        value = Partner.default_get([fname]).get(fname, False)
+        return Partner.with_context(**{f"default_{fname}": value})
+
     def _shopify_create_addresses(self, vals_list):
         """Invoice and delivery addresses (children of their customers)
         created together.
@@ -826,7 +845,7 @@ class DsyncBackend(models.Model):
         and a parent's address is filled from its first child only when it
         has none (Odoo's rule). Company-dependent commercial fields are
         compared in every company, as Odoo syncs them."""
-        Partner = self.env["res.partner"]
+        Partner = self._shopify_partner_model()
         if not vals_list:
             return Partner
         for vals in vals_list:
@@ -906,6 +925,11 @@ class DsyncBackend(models.Model):
             )
         )
         if due:
+            scope = current_scope(self.env)
+            if scope is not None:  # one reordering rule check for all of them
+                scope.setdefault("order_products", set()).update(
+                    due.order_line.product_id.ids
+                )
             due.action_confirm()
 
     def _shopify_cancel_order(self, sale, order):

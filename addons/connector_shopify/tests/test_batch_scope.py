@@ -169,10 +169,30 @@ class TestBatchScope(ShopifyOrderFixtures, TransactionCase):
             )
         return shape
 
+    def delivery(self, picking, sale, role):
+        return {
+            "name": picking.name.rstrip("0123456789"),
+            "type": picking.picking_type_id,
+            "locations": (picking.location_id, picking.location_dest_id),
+            "partner": role(picking.partner_id),
+            "origin": picking.origin == sale.name,
+            "group": picking.group_id == sale.procurement_group_id,
+            "sale": picking.sale_id == sale,
+            "carrier": picking.carrier_id,
+            "move type": picking.move_type,
+            "state": picking.state,
+            "scheduled": picking.scheduled_date == min(picking.move_ids.mapped("date")),
+            "moves": sorted(
+                (move.product_id.id, move.product_uom_qty, move.state, move.quantity)
+                for move in picking.move_ids
+            ),
+        }
+
     def shape(self, sale):
         role = self.roles(sale)
         (picking,) = sale.picking_ids
         return {
+            "delivery": self.delivery(picking, sale, role),
             "order followers": self.followers(sale, role),
             "delivery followers": self.followers(picking, role),
             "delivery notes": self.notes(picking, sale, role),
@@ -213,6 +233,47 @@ class TestBatchScope(ShopifyOrderFixtures, TransactionCase):
             (self.product_a, {str(self.analytic.id): 100.0}),
         )
         self.assertFalse(first["analytic"][1][1], "no model for SKU-B")
+
+    def test_deliveries_of_a_batch_created_together(self):
+        """The deliveries of a batch come from one ``create``, shaped as
+        Odoo's own assignment shapes them (compared in the test above)."""
+        Picking = type(self.env["stock.picking"])
+        original = Picking.create
+        creates = []
+
+        def spy(records, vals_list):
+            creates.append(len(vals_list) if isinstance(vals_list, list) else 1)
+            return original(records, vals_list)
+
+        with patch.object(Picking, "create", spy):
+            batched = self.import_batch(
+                [self.order(31), self.order(32), self.order(33)]
+            )
+            self.assertEqual(creates, [3])
+            creates.clear()
+            plain = self.import_batch([self.order(34), self.order(35)], shortcuts=False)
+            self.assertEqual(creates, [1, 1], "Odoo alone: one create a delivery")
+        self.assertEqual(len({sale.picking_ids for sale in batched}), 3)
+        for sale in batched:
+            self.assert_same(self.shape(sale), self.shape(plain[0]))
+
+    def test_assignment_shortcut_only_where_the_search_requires_the_group(self):
+        from odoo.addons.connector_shopify.models.stock_move import _conjuncts
+
+        group = ("group_id", "=", 7)
+        self.assertIn(group, _conjuncts([group, ("state", "in", ["draft"])]))
+        self.assertIn(
+            group,
+            _conjuncts(
+                ["&", group, "|", ("batch_id", "=", False), ("printed", "=", False)]
+            ),
+        )
+        self.assertNotIn(group, _conjuncts(["|", group, ("partner_id", "=", 3)]))
+        self.assertNotIn(group, _conjuncts(["!", group]))
+        self.assertEqual(
+            _conjuncts(["&", "|", ("a", "=", 1), ("b", "=", 2), ("c", "=", 3)]),
+            [("c", "=", 3)],
+        )
 
     def test_known_customer_commercial_fields_reach_new_addresses(self):
         Partner = self.env["res.partner"]

@@ -172,6 +172,29 @@ class TestOrderImport(ShopifyOrderCase):
             self.sale_orders("#1004").order_line[:1].product_id, self.product_c
         )
 
+    def test_variant_bound_to_a_deleted_product_falls_back_to_the_sku(self):
+        """A variant binding wins over the SKU; a binding whose product was
+        deleted is ignored and the SKU matches (the line is not unknown)."""
+        bound = make_order(5014, "#1014", [("SKU-A", 1, "5.00")])
+        Binding = self.env["dsync.binding"]
+        Binding._bind(
+            self.backend, self.product_b, bound["line_items"][0]["variant_id"]
+        )
+        gone = self.env["product.product"].create({"name": "Old chain"})
+        orphan = make_order(5015, "#1015", [("SKU-C", 1, "5.00")])
+        Binding._bind(self.backend, gone, orphan["line_items"][0]["variant_id"])
+        gone.unlink()
+        events = self.deliver(("orders/create", bound), ("orders/create", orphan))
+        self.assertEqual(
+            events.mapped("state"), ["done", "done"], events.mapped("last_error")
+        )
+        self.assertEqual(
+            self.product_lines(self.sale_orders("#1014")).product_id, self.product_b
+        )
+        self.assertEqual(
+            self.product_lines(self.sale_orders("#1015")).product_id, self.product_c
+        )
+
     def test_amount_mismatch_creates_nothing(self):
         doc = make_order(5005, "#1005", [("SKU-A", 2, "10.00")])
         doc["total_price"] = str(Decimal(doc["total_price"]) + Decimal("0.02"))
