@@ -108,6 +108,11 @@ class StockMove(models.Model):
         for grouped, picking in zip(new, pickings, strict=True):
             grouped.write({"picking_id": picking.id})
             grouped._assign_picking_post_process(new=True)
+        # Odoo then merges the moves of each picking, reading their many2many
+        # fields picking by picking (a query each): read them for all at once
+        for fname in moves._prepare_merge_moves_distinct_fields():
+            if moves._fields[fname].type == "many2many":
+                moves.mapped(fname)
 
     def _trigger_scheduler(self):
         """Inside a batch scope, Odoo's search for an automatic reordering

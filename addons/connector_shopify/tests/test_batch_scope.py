@@ -18,6 +18,7 @@ from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.connector_shopify import batch_scope as scope_module
 from odoo.addons.connector_shopify.models import shopify_order, shopify_order_batch
+from odoo.addons.connector_shopify.models.stock_move import _conjuncts
 
 from tests.simulators.shopify_orders import make_order
 
@@ -258,8 +259,6 @@ class TestBatchScope(ShopifyOrderFixtures, TransactionCase):
             self.assert_same(self.shape(sale), self.shape(plain[0]))
 
     def test_assignment_shortcut_only_where_the_search_requires_the_group(self):
-        from odoo.addons.connector_shopify.models.stock_move import _conjuncts
-
         group = ("group_id", "=", 7)
         self.assertIn(group, _conjuncts([group, ("state", "in", ["draft"])]))
         self.assertIn(
