@@ -680,7 +680,7 @@ class DsyncBackend(models.Model):
         """[(customer, invoice address, delivery address)] of each order:
         customers by Shopify id, then email/phone, else created (together),
         and the addresses each order needs (created together)."""
-        Partner = self._shopify_partner_model()
+        Partner = self.env["res.partner"]
         customer_ids = [str(order.customer.get("id") or "") for order in orders]
         bindings = self.env["dsync.binding"]._find_many(
             self, "res.partner", [cid for cid in customer_ids if cid]
@@ -708,7 +708,7 @@ class DsyncBackend(models.Model):
                 if customer_id:
                     to_bind.append((len(partners), customer_id))
             partners.append(partner)
-        created = iter(Partner.create(new_vals))
+        created = iter(self._shopify_create_contacts(new_vals))
         partners = [partner or next(created) for partner in partners]
         self._shopify_bind_many(
             "res.partner",
@@ -818,18 +818,21 @@ class DsyncBackend(models.Model):
         )
         return vals
 
-    def _shopify_partner_model(self):
-        """``res.partner`` to create contacts with. Odoo computes one default
-        with a query for every new contact (whether the form offers a choice
-        of invoice layouts: a field that is not stored); it is computed once
-        here and given as the default of them all."""
+    def _shopify_create_contacts(self, vals_list, **context):
+        """``res.partner.create(vals_list)`` with ``context``; the contacts
+        are returned in this environment. Odoo computes one default with a
+        query for every new contact (whether the form offers a choice of
+        invoice layouts: a field that is not stored); it is computed once
+        here and given, for this create only, as the default of them all."""
         Partner = self.env["res.partner"]
+        if not vals_list:
+            return Partner
         fname = "display_invoice_template_pdf_report_id"
         field = Partner._fields.get(fname)
-        if field is None or field.store:
-            return Partner
-        value = Partner.default_get([fname]).get(fname, False)
-        return Partner.with_context(**{f"default_{fname}": value})
+        if field is not None and not field.store:
+            default = Partner.default_get([fname]).get(fname, False)
+            context[f"default_{fname}"] = default
+        return Partner.browse(Partner.with_context(**context).create(vals_list).ids)
 
     def _shopify_create_addresses(self, vals_list):
         """Invoice and delivery addresses (children of their customers)
@@ -845,14 +848,14 @@ class DsyncBackend(models.Model):
         and a parent's address is filled from its first child only when it
         has none (Odoo's rule). Company-dependent commercial fields are
         compared in every company, as Odoo syncs them."""
-        Partner = self._shopify_partner_model()
+        Partner = self.env["res.partner"]
         if not vals_list:
             return Partner
         for vals in vals_list:
             if "lang" not in vals:
                 vals["lang"] = Partner.browse(vals["parent_id"]).lang
-        children = Partner.with_context(_partners_skip_fields_sync=True).create(
-            vals_list
+        children = self._shopify_create_contacts(
+            vals_list, _partners_skip_fields_sync=True
         )
         _sync_from_commercial(children.sudo(), Partner._commercial_fields())
         dependent = Partner._company_dependent_commercial_fields()

@@ -1,4 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from collections import Counter
+
 from odoo import models
 from odoo.osv import expression
 from odoo.tools import float_compare, groupby
@@ -71,14 +73,12 @@ class StockMove(models.Model):
             moves.browse().concat(*grouped)
             for _key, grouped in groupby(moves, key=lambda m: m._key_assign_picking())
         ]
-        sharing = {}
-        for grouped in groups:
-            sharing.setdefault(grouped.group_id.id, []).append(grouped)
+        sharing = Counter(grouped.group_id.id for grouped in groups)
         candidates = [
             grouped
             for grouped in groups
             if len(grouped.group_id) == 1
-            and len(sharing[grouped.group_id.id]) == 1
+            and sharing[grouped.group_id.id] == 1
             and _requires_group(grouped[0])
             and all(
                 float_compare(
