@@ -14,7 +14,10 @@ callables:
 row for everything that reaches a known backend (rejected ones included, with
 ``dedup_key`` left empty so that a later, valid redelivery is not mistaken for
 a duplicate), and wakes the backend's dispatch job unless a job of the backend
-is already sure to queue the event. Nothing slow runs here.
+is already sure to queue the event. Nothing slow runs here. Accepted
+deliveries are stored through the server process's own intake connection
+(``intake_connection``, statements prepared once) when it has one, else with
+the request's cursor.
 """
 
 import base64
@@ -30,11 +33,13 @@ import uuid
 from collections import OrderedDict
 from datetime import datetime, timezone
 
+import psycopg2
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from werkzeug.wrappers import Response
 
 from odoo.tools import config
 
+from . import intake_connection
 from .models.dsync_backend import ROUTE_FIELDS, UnknownRouteToken, will_dispatch
 
 _logger = logging.getLogger(__name__)
@@ -247,10 +252,9 @@ def accept(
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             store.reject(raw, f"unparseable body: {err}", 400)
             return json_response(400, {"error": "unparseable body"})
-        event_id, duplicate = store.insert(raw, delivery)
+        event_id, duplicate = _store_and_wake(env, store, raw, delivery, backend_type)
         if duplicate:
             return json_response(200, {"status": "duplicate", "event": event_id})
-        _wake_after_commit(env, backend_type, backend_id)
         return json_response(202, {"status": "accepted", "event": event_id})
     except Exception:
         # Whatever happened, the platform gets a retryable answer and no
@@ -262,6 +266,44 @@ def accept(
         )
 
 
+def _store_and_wake(env, store, raw, delivery, backend_type):
+    """Store an accepted delivery and make sure a job will dispatch it:
+    (event id, duplicate).
+
+    Through the process's intake connection (see ``intake_connection``):
+    the insert commits on its own, then the check runs there; a wake-up,
+    when needed, is queued on the request's cursor, which Odoo commits
+    before answering. Without that connection, or when one of its
+    statements fails, on the request's cursor. After such a failure the
+    insert may have committed before the connection broke: the request's
+    insert then finds it as a duplicate, and wakes the dispatcher all the
+    same."""
+    backend_id = store.backend["id"]
+    stored = None
+    try:
+        with intake_connection.borrowed(env.registry) as own:
+            if own is not None:
+                event_id, duplicate = store.insert(raw, delivery, own)
+                due = duplicate or will_dispatch(own, backend_type, backend_id)
+                stored = event_id, duplicate, due
+    except psycopg2.Error:
+        _logger.warning(
+            "backend %s: the intake connection failed; the request's cursor "
+            "stores the delivery",
+            backend_id,
+            exc_info=True,
+        )
+        stored = False
+    if stored:
+        event_id, duplicate, due = stored
+        _wake_unless_due(env, backend_id, lambda: due)
+        return event_id, duplicate
+    event_id, duplicate = store.insert(raw, delivery)
+    if stored is False or not duplicate:
+        _wake_after_commit(env, backend_type, backend_id)
+    return event_id, duplicate
+
+
 def _wake_after_commit(env, backend_type, backend_id):
     """Commit the stored event, then wake the dispatch job unless a job of
     the backend is sure to dispatch the event (:func:`will_dispatch`).
@@ -269,15 +311,22 @@ def _wake_after_commit(env, backend_type, backend_id):
     In this order no wake-up is lost: a job found due or running has not
     scanned the received events yet, so its scan sees this event. Checked
     before the event's commit, a job could take its snapshot in between and
-    miss the event, which would then wait for the safety cron. The event is
-    stored whatever happens next: a failure to wake the dispatcher is logged
-    and left to that cron.
+    miss the event, which would then wait for the safety cron.
     """
     env.cr.commit()
-    try:
+
+    def due():
         with outside_transaction(env.cr):
-            due = will_dispatch(env.cr, backend_type, backend_id)
-        if not due:
+            return will_dispatch(env.cr, backend_type, backend_id)
+
+    _wake_unless_due(env, backend_id, due)
+
+
+def _wake_unless_due(env, backend_id, due):
+    """Wake the backend's dispatcher unless ``due()``. The event is stored
+    whatever happens here: a failure is logged and left to the safety cron."""
+    try:
+        if not due():
             env["dsync.backend"].browse(backend_id)._dsync_wake_dispatcher()
     except Exception:
         _logger.exception(
@@ -394,8 +443,10 @@ class _EventWriter:
             values,
         )
 
-    def insert(self, raw, delivery):
-        """Insert the event; return (id, True) when it is a redelivery."""
+    def insert(self, raw, delivery, cr=None):
+        """Insert the event with ``cr`` (default: the request's cursor);
+        return (id, True) when it is a redelivery."""
+        cr = cr or self.cr
         values = self._values(
             raw,
             delivery.topic,
@@ -407,17 +458,17 @@ class _EventWriter:
             None,
             202,
         )
-        self.cr.execute(
+        cr.execute(
             f"INSERT INTO dsync_event ({self.COLUMNS}) VALUES "
             "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s,"
             " %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')"
             " ON CONFLICT (backend_id, dedup_key) DO NOTHING RETURNING id",
             values,
         )
-        row = self.cr.fetchone()
+        row = cr.fetchone()
         if row:
             return row[0], False
-        self.cr.execute(
+        cr.execute(
             """UPDATE dsync_event
                   SET duplicate_count = duplicate_count + 1,
                       last_duplicate_at = now() at time zone 'UTC'
@@ -425,4 +476,4 @@ class _EventWriter:
             RETURNING id""",
             (self.backend["id"], delivery.dedup_key),
         )
-        return self.cr.fetchone()[0], True
+        return cr.fetchone()[0], True

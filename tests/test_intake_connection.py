@@ -1,0 +1,76 @@
+"""The webhook intake's own connection (``intake_connection``): accepted
+deliveries and duplicates are stored through it, with its statements
+prepared once; when it breaks, the request stores the delivery with its own
+cursor, wakes the dispatcher, and the next request opens a new connection.
+
+Committed data: the deliveries go through the HTTP server threads of this
+process, outside Odoo's test mode, as on a production server."""
+
+import os
+
+from odoo.addons.distribution_sync_core import intake_connection
+
+from tests.committed import CommittedBackendCase
+
+
+class TestIntakeConnection(CommittedBackendCase):
+    def own(self):
+        return intake_connection._connections.get((os.getpid(), self.registry.db_name))
+
+    def stored(self, order_id):
+        """(state, duplicate count) of each event of that order."""
+        with self.env() as env:
+            events = env["dsync.event"].search(
+                [
+                    ("backend_id", "=", self.backend_id),
+                    ("payload", "like", str(order_id)),
+                ]
+            )
+            return [(e.state, e.duplicate_count) for e in events]
+
+    def test_deliveries_stored_through_one_prepared_connection(self):
+        self.assertEqual(self.deliver(610001), 202)
+        own = self.own()
+        self.assertIsNotNone(own, "the request used the intake connection")
+        backend_pid = own.cnx.get_backend_pid()
+        statements = dict(own._prepared)
+        self.assertTrue(
+            any(q.lstrip().startswith("INSERT INTO dsync_event") for q in statements)
+        )
+        self.assertTrue(any("FROM queue_job" in q for q in statements))
+
+        self.assertEqual(self.deliver(610002), 202)
+        self.assertIs(self.own(), own, "the same connection, kept")
+        self.assertEqual(own.cnx.get_backend_pid(), backend_pid)
+        self.assertEqual(own._prepared, statements, "prepared once, then reused")
+        self.assertEqual(self.stored(610001), [("received", 0)])
+        self.assertEqual(self.stored(610002), [("received", 0)])
+        self.assertEqual(len(self.pending_dispatchers()), 1, "one dispatcher woken")
+
+    def test_duplicate_counted_through_the_connection(self):
+        self.assertEqual(self.deliver(620001, "dup-620001"), 202)
+        self.assertEqual(self.deliver(620001, "dup-620001"), 200)
+        self.assertEqual(self.stored(620001), [("received", 1)])
+
+    def test_broken_connection_falls_back_and_is_replaced(self):
+        self.assertEqual(self.deliver(630001), 202)
+        broken_pid = self.own().cnx.get_backend_pid()
+        with self.env() as env:
+            env.cr.execute("SELECT pg_terminate_backend(%s)", (broken_pid,))
+            self.assertTrue(env.cr.fetchone()[0])
+            purge_dispatchers = env["queue.job"].search(
+                [("identity_key", "=", f"dsync-dispatch-{self.backend_id}")]
+            )
+            purge_dispatchers.unlink()
+
+        # the intake connection fails: the request's cursor stores the
+        # delivery and wakes the dispatcher
+        self.assertEqual(self.deliver(630002), 202)
+        self.assertEqual(self.stored(630002), [("received", 0)])
+        self.assertEqual(len(self.pending_dispatchers()), 1, "woken all the same")
+        self.assertIsNone(self.own(), "the broken connection was dropped")
+
+        self.assertEqual(self.deliver(630003), 202)
+        self.assertIsNotNone(self.own(), "a new connection for the next delivery")
+        self.assertNotEqual(self.own().cnx.get_backend_pid(), broken_pid)
+        self.assertEqual(self.stored(630003), [("received", 0)])
