@@ -68,13 +68,14 @@ class CommittedBackendCase(unittest.TestCase):
     def run_job(self, job_uuid):
         self.assertTrue(run_committed_job(self.registry, self.runner_db, job_uuid))
 
-    def deliver(self, order_id, delivery_id=None):
-        """POST one signed orders/create through the HTTP server; its status."""
+    def deliver(self, order_id, delivery_id=None, topic="orders/create"):
+        """POST one signed delivery (orders/create unless ``topic``) through
+        the HTTP server; its status."""
         sender = ShopifySender(
             f"http://{HOST}:{config['http_port']}", self.token, SECRET
         )
         doc = {"id": order_id, "updated_at": "2026-11-23T10:00:00Z"}
-        return sender.deliver(doc, "orders/create", delivery_id).status_code
+        return sender.deliver(doc, topic, delivery_id).status_code
 
     def event(self, order_id):
         """(state, job uuid) of the event of that order."""

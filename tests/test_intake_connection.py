@@ -74,3 +74,23 @@ class TestIntakeConnection(CommittedBackendCase):
         self.assertIsNotNone(self.own(), "a new connection for the next delivery")
         self.assertNotEqual(self.own().cnx.get_backend_pid(), broken_pid)
         self.assertEqual(self.stored(630003), [("received", 0)])
+
+    def test_fast_accept_commits_order_topics_without_the_disk_wait(self):
+        with self.env() as env:
+            backend = env["dsync.backend"].browse(self.backend_id)
+            backend._dsync_set_secret("api_secret", "shpat_committed")
+            backend.fast_accept = True
+
+        def synchronous_commit():
+            with self.own().cnx.cursor() as cr:
+                cr.execute("SHOW synchronous_commit")
+                return cr.fetchone()[0]
+
+        self.assertEqual(self.deliver(640001), 202)
+        self.assertEqual(synchronous_commit(), "off", "an order topic: fast")
+        self.assertEqual(self.deliver(640002, topic="refunds/create"), 202)
+        self.assertEqual(synchronous_commit(), "on", "a refund waits for the disk")
+        self.assertEqual(self.deliver(640003, topic="orders/cancelled"), 202)
+        self.assertEqual(synchronous_commit(), "off")
+        for order_id in (640001, 640002, 640003):
+            self.assertEqual(self.stored(order_id), [("received", 0)])

@@ -252,7 +252,12 @@ def accept(
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             store.reject(raw, f"unparseable body: {err}", 400)
             return json_response(400, {"error": "unparseable body"})
-        event_id, duplicate = _store_and_wake(env, store, raw, delivery, backend_type)
+        fast = delivery.topic in env["dsync.backend"]._dsync_route_fast_topics(
+            backend_id
+        )
+        event_id, duplicate = _store_and_wake(
+            env, store, raw, delivery, backend_type, fast
+        )
         if duplicate:
             return json_response(200, {"status": "duplicate", "event": event_id})
         return json_response(202, {"status": "accepted", "event": event_id})
@@ -266,15 +271,18 @@ def accept(
         )
 
 
-def _store_and_wake(env, store, raw, delivery, backend_type):
+def _store_and_wake(env, store, raw, delivery, backend_type, fast=False):
     """Store an accepted delivery and make sure a job will dispatch it:
     (event id, duplicate).
 
     Through the process's intake connection (see ``intake_connection``):
-    the insert commits on its own, then the check runs there; a wake-up,
-    when needed, is queued on the request's cursor, which Odoo commits
-    before answering. Without that connection, or when one of its
-    statements fails, on the request's cursor. After such a failure the
+    the insert commits on its own, without waiting for the disk flush when
+    ``fast`` (the backend accepts this topic fast: ``fast_accept``), then
+    the check runs there; a wake-up, when needed, is queued on the
+    request's cursor, which Odoo commits before answering.
+
+    Without that connection, or when one of its statements fails, on the
+    request's cursor (durably in every case). After such a failure the
     insert may have committed before the connection broke: the request's
     insert then finds it as a duplicate, and wakes the dispatcher all the
     same."""
@@ -283,6 +291,7 @@ def _store_and_wake(env, store, raw, delivery, backend_type):
     try:
         with intake_connection.borrowed(env.registry) as own:
             if own is not None:
+                own.fast_commit(fast)
                 event_id, duplicate = store.insert(raw, delivery, own)
                 due = duplicate or will_dispatch(own, backend_type, backend_id)
                 stored = event_id, duplicate, due

@@ -11,7 +11,8 @@ without; the check 0.23 ms.
 
 So the intake stores accepted deliveries through a connection of its own, in
 autocommit mode: the insert is one round trip and its own (durable)
-transaction, committed before the check runs and before the 202 is sent.
+transaction, committed before the check runs and before the 202 is sent
+(durably, unless the backend accepts that topic fast: ``fast_accept``).
 Statements are prepared the first time a connection runs them.
 
 Nothing depends on this connection being there. :func:`borrowed` yields
@@ -51,6 +52,17 @@ class IntakeConnection:
         self.cnx.autocommit = True
         self._cursor = self.cnx.cursor()
         self._prepared = {}  # query text -> (statement name, parameter names)
+        self._fast = False
+
+    def fast_commit(self, fast):
+        """Commit the next statements without waiting for the disk flush
+        (``synchronous_commit = off``) when ``fast``, else as the server is
+        configured. One round trip, only when the mode changes."""
+        if fast != self._fast:
+            self._cursor.execute(
+                "SET synchronous_commit TO off" if fast else "RESET synchronous_commit"
+            )
+            self._fast = fast
 
     def execute(self, query, params=()):
         """Run ``query`` (``%s`` or ``%(name)s`` parameters, as psycopg2

@@ -15,3 +15,4 @@ from . import account_move
 from . import account_move_line
 from . import res_partner
 from . import res_users
+from . import ir_cron

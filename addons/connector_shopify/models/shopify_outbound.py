@@ -46,6 +46,7 @@ REQUIRED_SCOPES = OrderedDict(
 RECOVERY_FIRST_LOOKBACK = timedelta(hours=24)
 RECOVERY_OVERLAP = timedelta(minutes=5)
 RECOVERY_MAX_PAGES = 20
+RECOVERY_CRON = "connector_shopify.ir_cron_shopify_recover_orders"
 STOCK_USER_ERROR_CATEGORIES = {
     "INVALID_INVENTORY_ITEM": "unknown_product",
     "INVALID_LOCATION": "missing_mapping",
@@ -987,6 +988,17 @@ class DsyncBackend(models.Model):
     # ------------------------------------------------------------------
     # recovery of missed order webhooks
     # ------------------------------------------------------------------
+    def _shopify_recoverable_topics(self):
+        """Order topics while the recovery job can fetch orders again (an API
+        token is set and its scheduled action is active): what
+        ``fast_accept`` may acknowledge before the disk flush. A delivery
+        lost that way is an order update no webhook delivered, which that
+        job exists for."""
+        cron = self.env.ref(RECOVERY_CRON, raise_if_not_found=False)
+        if not (cron and cron.sudo().active and self._shopify_can_send()):
+            return ()
+        return ORDER_TOPICS
+
     @api.model
     def _cron_shopify_recover_orders(self):
         for backend in self.search([("backend_type", "=", "shopify")]):

@@ -573,6 +573,34 @@ class TestOrderRecovery(ShopifyOutboundCase):
             ]
         )
 
+    def test_fast_accept_only_for_order_topics_the_recovery_job_covers(self):
+        """Order topics are acknowledged before the disk flush only while
+        this job can fetch them again; every change of that is seen at once
+        (the route's cache is cleared)."""
+        Backend = self.env["dsync.backend"]
+        self.assertFalse(Backend._dsync_route_fast_topics(self.backend.id), "opt-in")
+        self.backend.fast_accept = True
+        topics = Backend._dsync_route_fast_topics(self.backend.id)
+        self.assertEqual(
+            topics, {"orders/create", "orders/updated", "orders/cancelled"}
+        )
+        self.assertNotIn("refunds/create", topics, "refunds are not recovered")
+        cron = self.env.ref("connector_shopify.ir_cron_shopify_recover_orders")
+        cron.active = False
+        self.assertFalse(Backend._dsync_route_fast_topics(self.backend.id))
+        cron.active = True
+        self.assertTrue(Backend._dsync_route_fast_topics(self.backend.id))
+        self.env["dsync.secret"].search(
+            [("backend_id", "=", self.backend.id), ("key", "=", "api_secret")]
+        ).unlink()
+        self.assertFalse(
+            Backend._dsync_route_fast_topics(self.backend.id),
+            "no API token: nothing can be fetched again",
+        )
+        wms = Backend.create({"name": "WMS fast", "backend_type": "wms"})
+        wms.fast_accept = True
+        self.assertFalse(Backend._dsync_route_fast_topics(wms.id))
+
     def test_missed_webhook_is_recovered_once(self):
         updated = fields.Datetime.now().replace(microsecond=0) - timedelta(hours=1)
         self.order(8001, updated)

@@ -38,6 +38,7 @@ ROUTE_CACHE_FIELDS = {
     "active",
     "company_id",
     "inbound_rate_limit",
+    "fast_accept",
 }
 
 
@@ -230,6 +231,16 @@ class DsyncBackend(models.Model):
         default=600,
         help="Webhook deliveries accepted per minute and server process; "
         "beyond it the platform gets 429 with Retry-After. 0 = no limit.",
+    )
+    fast_accept = fields.Boolean(
+        string="Fast Accept of Recoverable Deliveries",
+        help="Deliveries that this backend can fetch again from the platform "
+        "(Shopify orders, while the order recovery job is scheduled and an "
+        "API token is set) are acknowledged without waiting for the database "
+        "to flush them to disk. Several times more of them are accepted per "
+        "second; a database crash in the following fraction of a second can "
+        "lose such a delivery, which the recovery job then fetches again. "
+        "Every other delivery is on disk before the platform gets its answer.",
     )
     pii_mask_days = fields.Integer(
         string="Mask Personal Data After (days)",
@@ -480,6 +491,27 @@ class DsyncBackend(models.Model):
         if row is None:
             raise UnknownRouteToken(backend_type)
         return row
+
+    @api.model
+    @ormcache("backend_id")
+    def _dsync_route_fast_topics(self, backend_id):
+        """Topics the webhook route acknowledges without waiting for the
+        disk (see ``fast_accept``): the connector's recoverable topics when
+        the backend asks for it, else none. Cached per server process like
+        the route's backend; a change of ``fast_accept``, of a secret, or of
+        what a connector's answer depends on clears it."""
+        backend = self.browse(backend_id).sudo()
+        if not backend.exists() or not backend.fast_accept:
+            return frozenset()
+        return frozenset(backend._dsync_recoverable_topics())
+
+    def _dsync_recoverable_topics(self):
+        """Topics whose deliveries this backend can fetch again from the
+        platform if one is lost; connectors answer through
+        ``_<type>_recoverable_topics``. None by default."""
+        self.ensure_one()
+        method = getattr(self, f"_{self.backend_type}_recoverable_topics", None)
+        return method() if method else ()
 
     # ------------------------------------------------------------------
     # processing hooks (extension by convention)
