@@ -8,6 +8,8 @@ process, outside Odoo's test mode, as on a production server."""
 
 import os
 
+from odoo.sql_db import connection_info_for
+
 from odoo.addons.distribution_sync_core import intake_connection
 
 from tests.committed import CommittedBackendCase
@@ -33,6 +35,15 @@ class TestIntakeConnection(CommittedBackendCase):
         own = self.own()
         self.assertIsNotNone(own, "the request used the intake connection")
         backend_pid = own.cnx.get_backend_pid()
+        with self.env() as env:
+            env.cr.execute(
+                "SELECT application_name FROM pg_stat_activity WHERE pid = %s",
+                (backend_pid,),
+            )
+            odoo_name = connection_info_for(self.registry.db_name)[1]
+            self.assertEqual(
+                env.cr.fetchone()[0], f"{odoo_name['application_name']}-intake"
+            )
         statements = dict(own._prepared)
         self.assertTrue(
             any(q.lstrip().startswith("INSERT INTO dsync_event") for q in statements)

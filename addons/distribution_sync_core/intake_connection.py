@@ -47,6 +47,9 @@ class IntakeConnection:
 
     def __init__(self, dbname):
         _name, info = connection_info_for(dbname)
+        # named apart from Odoo's own connections in pg_stat_activity
+        name = info.get("application_name") or f"odoo-{os.getpid()}"
+        info = dict(info, application_name=f"{name}-intake"[:63])
         self.dbname = dbname
         self.cnx = psycopg2.connect(**info)
         self.cnx.autocommit = True
