@@ -7,8 +7,10 @@ Committed data: the deliveries go through the HTTP server threads of this
 process, outside Odoo's test mode, as on a production server."""
 
 import os
+import unittest
 
 from odoo.sql_db import connection_info_for
+from odoo.tests import get_db_name
 
 from odoo.addons.distribution_sync_core import intake_connection
 
@@ -105,3 +107,16 @@ class TestIntakeConnection(CommittedBackendCase):
         self.assertEqual(synchronous_commit(), "off")
         for order_id in (640001, 640002, 640003):
             self.assertEqual(self.stored(order_id), [("received", 0)])
+
+
+class TestPreparedStatements(unittest.TestCase):
+    def test_parameters_as_psycopg2_takes_them(self):
+        own = intake_connection.IntakeConnection(get_db_name())
+        self.addCleanup(own.close)
+        named = "SELECT %(a)s::int + %(b)s::int, %(a)s::int, 'x%%'"
+        row = own.execute(named, {"b": 2, "a": 1}).fetchone()
+        self.assertEqual(row, (3, 1, "x%"))
+        self.assertEqual(own.execute(named, {"a": 5, "b": 6}).fetchone()[0], 11)
+        positional = "SELECT %s::text || %s::text"
+        self.assertEqual(own.execute(positional, ("a", "b")).fetchone(), ("ab",))
+        self.assertEqual(len(own._prepared), 2, "each text prepared once")

@@ -38,7 +38,7 @@ _logger = logging.getLogger(__name__)
 # using, or closing, a connection its parent opened.
 _connections = {}
 _lock = threading.Lock()
-_PARAM = re.compile(r"%\((\w+)\)s|%s")
+_PARAM = re.compile(r"%%|%\((\w+)\)s|%s")
 
 
 class IntakeConnection:
@@ -68,8 +68,10 @@ class IntakeConnection:
             self._fast = fast
 
     def execute(self, query, params=()):
-        """Run ``query`` (``%s`` or ``%(name)s`` parameters, as psycopg2
-        takes them) as a prepared statement of this connection."""
+        """Run ``query`` (``%s`` or ``%(name)s`` parameters and ``%%``, as
+        psycopg2 takes them) as a prepared statement of this connection,
+        prepared the first time it runs that text: for a fixed set of
+        statements, as the intake's."""
         prepared = self._prepared.get(query)
         if prepared is None:
             prepared = self._prepare(query)
@@ -89,6 +91,8 @@ class IntakeConnection:
         keys, numbers = [], {}
 
         def number(match):
+            if match.group(0) == "%%":
+                return "%"
             key = match.group(1)
             if key is None:
                 keys.append(None)
