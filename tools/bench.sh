@@ -10,8 +10,9 @@
 #
 # Environment (see also tools/common.sh):
 #   DSYNC_BENCH_DB       benchmark database (default: dsync_bench)
-#   DSYNC_BENCH_WORKERS  HTTP workers (default: one per CPU; the README compares
-#                        with Odoo's guideline of 2 x CPUs + 1)
+#   DSYNC_BENCH_WORKERS  HTTP workers (default: Odoo's guideline of 2 x CPUs + 1,
+#                        as recommended for production; the README also
+#                        reports one worker per CPU)
 set -euo pipefail
 
 # shellcheck source=tools/common.sh
@@ -21,7 +22,7 @@ cd "$DSYNC_ROOT"
 NAME="${1:-webhook}"
 [ "$#" -gt 0 ] && shift
 DB="${DSYNC_BENCH_DB:-dsync_bench}"
-WORKERS="${DSYNC_BENCH_WORKERS:-$(nproc)}"
+WORKERS="${DSYNC_BENCH_WORKERS:-$((2 * $(nproc) + 1))}"
 CONF="$DSYNC_RUN_DIR/bench.conf"
 PIDFILE="$DSYNC_RUN_DIR/bench.pid"
 SERVER_LOG="$DSYNC_RUN_DIR/bench-server.log"
