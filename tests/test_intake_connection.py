@@ -8,9 +8,11 @@ process, outside Odoo's test mode, as on a production server."""
 
 import os
 import unittest
+from unittest.mock import patch
 
 from odoo.sql_db import connection_info_for
 from odoo.tests import get_db_name
+from odoo.tools import config
 
 from odoo.addons.distribution_sync_core import intake_connection
 
@@ -59,6 +61,18 @@ class TestIntakeConnection(CommittedBackendCase):
         self.assertEqual(self.stored(610001), [("received", 0)])
         self.assertEqual(self.stored(610002), [("received", 0)])
         self.assertEqual(len(self.pending_dispatchers()), 1, "one dispatcher woken")
+
+    def test_switched_off_in_the_configuration(self):
+        unused = AssertionError("the intake connection was used")
+        with (
+            patch.dict(config.options, {"dsync_intake_connection": "False"}),
+            patch.object(
+                intake_connection.IntakeConnection, "execute", side_effect=unused
+            ),
+        ):
+            self.assertEqual(self.deliver(650001), 202, "the request's own cursor")
+        self.assertEqual(self.stored(650001), [("received", 0)])
+        self.assertEqual(len(self.pending_dispatchers()), 1)
 
     def test_duplicate_counted_through_the_connection(self):
         self.assertEqual(self.deliver(620001, "dup-620001"), 202)

@@ -16,7 +16,8 @@ transaction, committed before the check runs and before the 202 is sent
 Statements are prepared the first time a connection runs them.
 
 Nothing depends on this connection being there. :func:`borrowed` yields
-``None`` when another thread of the process holds it, in Odoo's test mode
+``None`` when the configuration turns it off (:func:`enabled`), when
+another thread of the process holds it, in Odoo's test mode
 (a test's data is only visible to the test's own cursor), or when it cannot
 be opened; a statement that fails closes it. In each case the request uses
 its own cursor, as before, and the next request opens a new connection.
@@ -31,6 +32,7 @@ import threading
 import psycopg2
 
 from odoo.sql_db import connection_info_for
+from odoo.tools import config, str2bool
 
 _logger = logging.getLogger(__name__)
 
@@ -117,6 +119,14 @@ class IntakeConnection:
             self.cnx.close()
 
 
+def enabled():
+    """False when the server configuration says ``dsync_intake_connection =
+    False`` (a connection pooler in transaction mode, which keeps no
+    prepared statement between transactions, or a tight
+    ``max_connections``): every request then uses its own cursor."""
+    return str2bool(str(config.get("dsync_intake_connection", True)), True)
+
+
 def _key(dbname):
     return os.getpid(), dbname
 
@@ -126,7 +136,7 @@ def borrowed(registry):
     """This process's intake connection to ``registry``'s database, or None
     (see the module docstring). A ``psycopg2.Error`` raised inside closes
     the connection and propagates."""
-    if registry.in_test_mode() or not _lock.acquire(blocking=False):
+    if not enabled() or registry.in_test_mode() or not _lock.acquire(blocking=False):
         yield None
         return
     try:
