@@ -78,6 +78,10 @@ class TestIntakeConnection(CommittedBackendCase):
         self.assertEqual(self.deliver(620001, "dup-620001"), 202)
         self.assertEqual(self.deliver(620001, "dup-620001"), 200)
         self.assertEqual(self.stored(620001), [("received", 1)])
+        self.assertTrue(
+            any("UPDATE dsync_event" in q for q in self.own()._prepared),
+            "the redelivery was counted through the intake connection",
+        )
 
     def test_broken_connection_falls_back_and_is_replaced(self):
         self.assertEqual(self.deliver(630001), 202)

@@ -252,12 +252,7 @@ def accept(
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             store.reject(raw, f"unparseable body: {err}", 400)
             return json_response(400, {"error": "unparseable body"})
-        fast = delivery.topic in env["dsync.backend"]._dsync_route_fast_topics(
-            backend_id
-        )
-        event_id, duplicate = _store_and_wake(
-            env, store, raw, delivery, backend_type, fast
-        )
+        event_id, duplicate = _store_and_wake(env, store, raw, delivery, backend_type)
         if duplicate:
             return json_response(200, {"status": "duplicate", "event": event_id})
         return json_response(202, {"status": "accepted", "event": event_id})
@@ -271,13 +266,13 @@ def accept(
         )
 
 
-def _store_and_wake(env, store, raw, delivery, backend_type, fast=False):
+def _store_and_wake(env, store, raw, delivery, backend_type):
     """Store an accepted delivery and make sure a job will dispatch it:
     (event id, duplicate).
 
     Through the process's intake connection (see ``intake_connection``):
     the insert commits on its own, without waiting for the disk flush when
-    ``fast`` (the backend accepts this topic fast: ``fast_accept``), then
+    the backend accepts this topic fast (``fast_accept``), then
     the check runs there; a wake-up, when needed, is queued on the
     request's cursor, which Odoo commits before answering.
 
@@ -291,7 +286,8 @@ def _store_and_wake(env, store, raw, delivery, backend_type, fast=False):
     try:
         with intake_connection.borrowed(env.registry) as own:
             if own is not None:
-                own.fast_commit(fast)
+                fast_topics = env["dsync.backend"]._dsync_route_fast_topics(backend_id)
+                own.fast_commit(delivery.topic in fast_topics)
                 event_id, duplicate = store.insert(raw, delivery, own)
                 due = duplicate or will_dispatch(own, backend_type, backend_id)
                 stored = event_id, duplicate, due

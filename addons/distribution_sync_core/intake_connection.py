@@ -52,7 +52,6 @@ class IntakeConnection:
         # named apart from Odoo's own connections in pg_stat_activity
         name = info.get("application_name") or f"odoo-{os.getpid()}"
         info = dict(info, application_name=f"{name}-intake"[:63])
-        self.dbname = dbname
         self.cnx = psycopg2.connect(**info)
         self.cnx.autocommit = True
         self._cursor = self.cnx.cursor()
@@ -127,10 +126,6 @@ def enabled():
     return str2bool(str(config.get("dsync_intake_connection", True)), True)
 
 
-def _key(dbname):
-    return os.getpid(), dbname
-
-
 @contextlib.contextmanager
 def borrowed(registry):
     """This process's intake connection to ``registry``'s database, or None
@@ -140,7 +135,7 @@ def borrowed(registry):
         yield None
         return
     try:
-        key = _key(registry.db_name)
+        key = (os.getpid(), registry.db_name)
         connection = _connections.get(key)
         if connection is None:
             try:
