@@ -77,13 +77,14 @@ class CommittedBackendCase(unittest.TestCase):
         doc = {"id": order_id, "updated_at": "2026-11-23T10:00:00Z"}
         return sender.deliver(doc, topic, delivery_id).status_code
 
+    def events(self, env, order_id):
+        """The backend's events whose payload mentions that order."""
+        return env["dsync.event"].search(
+            [("backend_id", "=", self.backend_id), ("payload", "like", str(order_id))]
+        )
+
     def event(self, order_id):
         """(state, job uuid) of the event of that order."""
         with self.env() as env:
-            event = env["dsync.event"].search(
-                [
-                    ("backend_id", "=", self.backend_id),
-                    ("payload", "like", str(order_id)),
-                ]
-            )
+            event = self.events(env, order_id)
             return event.state, event.job_id.uuid

@@ -26,13 +26,7 @@ class TestIntakeConnection(CommittedBackendCase):
     def stored(self, order_id):
         """(state, duplicate count) of each event of that order."""
         with self.env() as env:
-            events = env["dsync.event"].search(
-                [
-                    ("backend_id", "=", self.backend_id),
-                    ("payload", "like", str(order_id)),
-                ]
-            )
-            return [(e.state, e.duplicate_count) for e in events]
+            return [(e.state, e.duplicate_count) for e in self.events(env, order_id)]
 
     def test_deliveries_stored_through_one_prepared_connection(self):
         self.assertEqual(self.deliver(610001), 202)

@@ -237,9 +237,10 @@ class DsyncBackend(models.Model):
         help="Deliveries that this backend can fetch again from the platform "
         "(Shopify orders, while the order recovery job is scheduled and an "
         "API token is set) are acknowledged without waiting for the database "
-        "to flush them to disk. Several times more of them are accepted per "
-        "second; a database crash in the following fraction of a second can "
-        "lose such a delivery, which the recovery job then fetches again. "
+        "to flush them to disk: more of them are accepted per second (how "
+        "many more depends on the disk; see the README). A database crash "
+        "in the following fraction of a second can lose such a delivery, "
+        "which the recovery job then fetches again. "
         "Every other delivery is on disk before the platform gets its answer.",
     )
     pii_mask_days = fields.Integer(
