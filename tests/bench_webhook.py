@@ -144,6 +144,8 @@ def commit_latency(db, count=300, rounds=3):
     machine's disk. Alternated blocks of ``count`` commits each, on a scratch
     table of the benchmark database, dropped afterwards."""
     connection = psycopg2.connect(dbname=db)
+    # a real table, not a temporary one: only WAL-logged rows make a commit
+    # wait for the flush
     table = "dsync_bench_commit_probe"
     times = {"on": [], "off": []}
     try:
