@@ -15,6 +15,8 @@
 #                          (default: addons/*/tests and tests/ of this repository)
 #   DSYNC_TEST_LOG_LEVEL   Odoo log level inside pytest (default: warn)
 #   DSYNC_NO_BROWSER_INSTALL=1  never apt-get install chromium for browser tours
+#   DSYNC_TEST_PORT        HTTP port of the test server (default: 8069); set it to
+#                          run two suites at once on one machine
 set -euo pipefail
 
 # shellcheck source=tools/common.sh
@@ -32,7 +34,8 @@ dsync_section "Python requirements (requirements.txt)"
 dsync_pip_install
 
 dsync_section "Server config ($CONF)"
-dsync_write_config "$CONF" "$DB"
+TEST_PORT="${DSYNC_TEST_PORT:-8069}"
+dsync_write_config "$CONF" "$DB" "http_port = $TEST_PORT" "gevent_port = $((TEST_PORT + 3))"
 
 # Every addon of the repository must be installed and tested: a new addon directory
 # that is not in the default list would silently go untested.
