@@ -12,6 +12,9 @@ from odoo import http
 from odoo.http import request
 
 from odoo.addons.distribution_sync_core import intake
+from odoo.addons.distribution_sync_core.intake import InvalidDelivery
+
+from ..models.dsync_backend import TOPIC_PROCESSORS
 
 SIGNATURE_HEADER = "X-Hmac-Signature"
 PREFIX = "hmac-sha256-hex="
@@ -26,19 +29,27 @@ def verify(secrets, raw_body, headers):
     )
 
 
-def describe(payload, headers):
-    event_id = str(payload["id"]).strip()
-    topic = str(payload["description"]).strip()
-    if not event_id or not topic:
-        raise ValueError("event id and description are required")
-    source_ts = intake.parse_utc(payload.get("updated_at") or payload.get("created_at"))
-    return intake.Delivery(topic=topic, dedup_key=event_id, source_timestamp=source_ts)
+def describe(payload, headers, route):
+    """An event of the platform (``{"object": "Event", "id", "description",
+    "result": {...}}``) whose description is one this backend accepts."""
+    event_id = intake.text_value(payload.get("id"), "event id")
+    topic = intake.text_value(payload.get("description"), "event description", 100)
+    if topic not in TOPIC_PROCESSORS:
+        raise InvalidDelivery("the event description is not one this backend accepts")
+    if not isinstance(payload.get("result"), dict):
+        raise InvalidDelivery("the event has no 'result' object")
+    stamp = payload.get("updated_at") or payload.get("created_at")
+    return intake.Delivery(
+        topic=topic,
+        dedup_key=event_id,
+        source_timestamp=intake.parse_utc(stamp, "updated_at"),
+    )
 
 
 class CarrierWebhookController(http.Controller):
     @http.route(
         "/dsync/carrier/<string:token>/tracking",
-        type="http",
+        type="dsync_webhook",
         auth="public",
         methods=["POST"],
         csrf=False,
