@@ -313,7 +313,9 @@ def _read_body(httprequest, limit):
     chunks, size = [], 0
     try:
         while size < wanted:
-            chunk = stream.read(min(READ_CHUNK, wanted - size))
+            # readline, not read: a short read of the socket gives what
+            # arrived (werkzeug's read drops it and raises)
+            chunk = stream.readline(min(READ_CHUNK, wanted - size))
             if not chunk:
                 break
             chunks.append(chunk)

@@ -38,11 +38,11 @@ def describe(payload, headers, route):
         raise InvalidDelivery("the event description is not one this backend accepts")
     if not isinstance(payload.get("result"), dict):
         raise InvalidDelivery("the event has no 'result' object")
-    stamp = payload.get("updated_at") or payload.get("created_at")
+    field = "updated_at" if payload.get("updated_at") else "created_at"
     return intake.Delivery(
         topic=topic,
         dedup_key=event_id,
-        source_timestamp=intake.parse_utc(stamp, "updated_at"),
+        source_timestamp=intake.parse_utc(payload.get(field), field),
     )
 
 

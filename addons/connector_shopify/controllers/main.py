@@ -69,13 +69,13 @@ def _refund(doc, shop):
 
 def _shop(doc, shop):
     _shopify_id(doc, "id", "a shop")
-    _same_shop(doc.get("myshopify_domain"), shop)
+    _same_shop(doc, "myshopify_domain", shop, "a shop")
 
 
 def _privacy_request(*required):
     def check(doc, shop):
         _shopify_id(doc, "shop_id", "a privacy request")
-        _same_shop(doc.get("shop_domain"), shop)
+        _same_shop(doc, "shop_domain", shop, "a privacy request")
         for key, kind in required:
             if not isinstance(doc.get(key), kind):
                 raise InvalidDelivery(f"the body is not a privacy request: no {key!r}")
@@ -83,8 +83,11 @@ def _privacy_request(*required):
     return check
 
 
-def _same_shop(domain, shop):
-    if not isinstance(domain, str) or normalize_shop_domain(domain) != shop:
+def _same_shop(doc, key, shop, what):
+    domain = doc.get(key)
+    if not isinstance(domain, str):
+        raise InvalidDelivery(f"the body is not {what}: no {key!r}")
+    if normalize_shop_domain(domain) != shop:
         raise InvalidDelivery("the body names another shop than the backend's")
 
 
