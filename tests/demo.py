@@ -11,6 +11,7 @@ orders from four threads, one of them for a SKU Odoo does not know.
 """
 
 import argparse
+import os
 import time
 import uuid
 import xmlrpc.client
@@ -30,8 +31,10 @@ ORDERS = 24
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8069")
-    parser.add_argument("--db", default="dsync_demo")
+    parser.add_argument(
+        "--url", default=os.environ.get("DSYNC_DEMO_URL", "http://127.0.0.1:8069")
+    )
+    parser.add_argument("--db", default=os.environ.get("DSYNC_DEMO_DB", "dsync_demo"))
     parser.add_argument("--login", default="admin")
     parser.add_argument("--password", default="admin")
     args = parser.parse_args()

@@ -176,6 +176,19 @@ def nested_within(value, limit):
     return True
 
 
+def event_in_body(payload, topics, topic_key, data_key, what):
+    """(event id, topic) of a platform event that carries both in its body:
+    ``{"id", <topic_key>, <data_key>: {...}}``, its topic one of
+    ``topics``. Raises :class:`InvalidDelivery`."""
+    event_id = text_value(payload.get("id"), "event id")
+    topic = text_value(payload.get(topic_key), f"event {what}", MAX_TOPIC_LENGTH)
+    if topic not in topics:
+        raise InvalidDelivery(f"the event {what} is not one this backend accepts")
+    if not isinstance(payload.get(data_key), dict):
+        raise InvalidDelivery(f"the event has no {data_key!r} object")
+    return event_id, topic
+
+
 def check_delivery(delivery):
     """Bound what a connector's ``describe`` returned (InvalidDelivery)."""
     delivery.topic = text_value(delivery.topic, "topic", MAX_TOPIC_LENGTH)

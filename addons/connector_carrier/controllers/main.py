@@ -12,7 +12,6 @@ from odoo import http
 from odoo.http import request
 
 from odoo.addons.distribution_sync_core import intake
-from odoo.addons.distribution_sync_core.intake import InvalidDelivery
 
 from ..models.dsync_backend import TOPIC_PROCESSORS
 
@@ -32,12 +31,9 @@ def verify(secrets, raw_body, headers):
 def describe(payload, headers, route):
     """An event of the platform (``{"object": "Event", "id", "description",
     "result": {...}}``) whose description is one this backend accepts."""
-    event_id = intake.text_value(payload.get("id"), "event id")
-    topic = intake.text_value(payload.get("description"), "event description", 100)
-    if topic not in TOPIC_PROCESSORS:
-        raise InvalidDelivery("the event description is not one this backend accepts")
-    if not isinstance(payload.get("result"), dict):
-        raise InvalidDelivery("the event has no 'result' object")
+    event_id, topic = intake.event_in_body(
+        payload, TOPIC_PROCESSORS, "description", "result", "description"
+    )
     field = "updated_at" if payload.get("updated_at") else "created_at"
     return intake.Delivery(
         topic=topic,

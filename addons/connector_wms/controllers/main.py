@@ -5,7 +5,6 @@ from odoo import http
 from odoo.http import request
 
 from odoo.addons.distribution_sync_core import intake
-from odoo.addons.distribution_sync_core.intake import InvalidDelivery
 
 from ..models.dsync_backend import TOPIC_PROCESSORS
 
@@ -38,12 +37,9 @@ def verify(secrets, raw_body, headers, now=None):
 def describe(payload, headers, route):
     """A WMS event: ``{"id", "type", "occurred_at", "data": {...}}``, of one
     of the contract's types."""
-    event_id = intake.text_value(payload.get("id"), "event id")
-    topic = intake.text_value(payload.get("type"), "event type", 100)
-    if topic not in TOPIC_PROCESSORS:
-        raise InvalidDelivery("the event type is not one this backend accepts")
-    if not isinstance(payload.get("data"), dict):
-        raise InvalidDelivery("the event has no 'data' object")
+    event_id, topic = intake.event_in_body(
+        payload, TOPIC_PROCESSORS, "type", "data", "type"
+    )
     return intake.Delivery(
         topic=topic,
         dedup_key=event_id,
