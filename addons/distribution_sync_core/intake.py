@@ -52,7 +52,8 @@ from odoo.tools import config
 
 from . import intake_connection, webhook_dispatcher  # noqa: F401 (route type)
 from .logsafe import stack_without_message, sync_scope
-from .models.dsync_backend import ROUTE_FIELDS, UnknownRouteToken, will_dispatch
+from .dispatcher import will_dispatch
+from .models.dsync_backend import ROUTE_FIELDS, UnknownRouteToken
 
 _logger = logging.getLogger(__name__)
 _security_logger = logging.getLogger(__name__ + ".security")

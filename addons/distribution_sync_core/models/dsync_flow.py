@@ -2,7 +2,7 @@
 from odoo import api, fields, models
 
 from ..errors import backoff_seconds
-from .dsync_backend import backend_channel
+from ..dispatcher import backend_channel
 
 
 class DsyncFlow(models.Model):

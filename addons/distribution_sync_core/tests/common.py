@@ -14,7 +14,7 @@ from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
 from odoo.addons.queue_job.job import Job
 
-from ..models.dsync_backend import backend_channel
+from ..dispatcher import backend_channel
 
 
 def purge_backend(cr, backend_id, job_uuids=(), identity_keys=()):
