@@ -26,6 +26,7 @@
         "views/dsync_value_map_views.xml",
         "views/dsync_ownership_rule_views.xml",
         "views/dsync_overview_views.xml",
+        "views/dsync_sequence_views.xml",
         "views/dsync_menus.xml",
     ],
     "demo": ["demo/dsync_backend_demo.xml"],

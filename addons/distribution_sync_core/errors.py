@@ -36,6 +36,11 @@ CATEGORY_TEAMS = {
     "invalid_payload": "it",
     "unsupported": "it",
     "processing_error": "it",
+    "missing_event": "operations",
+    "unknown_reference": "operations",
+    "quantity_mismatch": "warehouse",
+    "short_shipped": "customer_service",
+    "to_review": "operations",
 }
 
 

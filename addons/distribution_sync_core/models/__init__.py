@@ -3,6 +3,7 @@ from . import (
     dsync_backend,
     dsync_binding,
     dsync_event,
+    dsync_event_sequence,
     dsync_exception,
     dsync_flow,
     dsync_outbox,

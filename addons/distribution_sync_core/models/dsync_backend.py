@@ -599,6 +599,8 @@ class DsyncBackend(models.Model):
           with its database, or a request that could not wake it);
         * queue again the events whose job ended without processing them
           (``dsync.event._dsync_requeue_stranded``);
+        * turn the events that waited too long for an earlier event of their
+          document into exceptions (``dsync.event._dsync_fail_expired_waits``);
         * drain the real-time outbound flows whose due messages have no
           drain job (it failed with its connection)."""
         self.env.cr.execute(
@@ -611,6 +613,7 @@ class DsyncBackend(models.Model):
         for backend in self.browse(r[0] for r in self.env.cr.fetchall()):
             backend._dsync_wake_dispatcher()
         self.env["dsync.event"]._dsync_requeue_stranded(min_age_seconds)
+        self.env["dsync.event"]._dsync_fail_expired_waits()
         self.env["dsync.flow"]._dsync_drain_orphaned(min_age_seconds)
 
     # ------------------------------------------------------------------

@@ -15,6 +15,11 @@ CATEGORIES = [
     ("invalid_payload", "Invalid payload"),
     ("unsupported", "Unsupported message"),
     ("processing_error", "Processing error"),
+    ("missing_event", "Missing earlier event"),
+    ("unknown_reference", "Unknown reference"),
+    ("quantity_mismatch", "Quantity mismatch"),
+    ("short_shipped", "Short shipped"),
+    ("to_review", "To review"),
 ]
 TEAMS = [
     ("operations", "Operations"),
@@ -82,6 +87,12 @@ class DsyncException(models.Model):
     payload = fields.Text(compute="_compute_payload")
     resolved_at = fields.Datetime(readonly=True)
     same_kind_count = fields.Integer(compute="_compute_same_kind_count")
+    follow_up = fields.Boolean(
+        readonly=True,
+        help="Opened by a processor that applied its message: the change is "
+        "made in Odoo, and a person has something to do about it (tell the "
+        "customer, review a credit note). Mark it done once handled.",
+    )
 
     @api.depends("severity")
     def _compute_severity_rank(self):
@@ -106,17 +117,20 @@ class DsyncException(models.Model):
     # opening
     # ------------------------------------------------------------------
     @api.model
-    def _dsync_open(self, err, event=None, outbox=None):
+    def _dsync_open(self, err, event=None, outbox=None, follow_up=False):
         """Open (or refresh) the exception for ``err`` about ``event``/``outbox``.
 
         A source has at most one open exception per category: a new failure
         of the same kind bumps its occurrence count instead of piling up.
+        ``follow_up``: the source was applied and this asks a person to act
+        (see ``dsync.event._dsync_follow_up``).
         """
         source = event or outbox
         domain = [
             ("event_id" if event else "outbox_id", "=", source.id),
             ("category", "=", err.category),
             ("state", "in", OPEN_STATES),
+            ("follow_up", "=", follow_up),
         ]
         existing = self.search(domain, limit=1)
         if existing:
@@ -147,6 +161,7 @@ class DsyncException(models.Model):
             "correlation_id": source.correlation_id,
             "res_model": record._name if record else source.res_model,
             "res_id": record.id if record else source.res_id,
+            "follow_up": follow_up,
         }
         return self.create(vals)
 
@@ -173,6 +188,31 @@ class DsyncException(models.Model):
         self.filtered(lambda e: e.state == "open").write(
             {"state": "in_progress", "user_id": self.env.uid}
         )
+        return True
+
+    def action_resolve(self):
+        """Mark follow-ups done: the person did what they asked."""
+        for exc in self.filtered(lambda e: e.state in OPEN_STATES):
+            exc.write({"state": "resolved", "resolved_at": fields.Datetime.now()})
+            exc.message_post(body=_("Marked done by %s.", self.env.user.name))
+        return True
+
+    def action_apply_without_waiting(self):
+        """Apply the events behind *Missing earlier event* exceptions without
+        the events they wait for (see ``dsync.event``'s sequencing)."""
+        todo = self.filtered(
+            lambda e: e.state in OPEN_STATES and e.category == "missing_event"
+        )
+        if not todo:
+            raise UserError(_("Only missing earlier event exceptions apply so."))
+        todo.event_id.sudo().action_apply_without_waiting()
+        for exc in todo:
+            exc.message_post(
+                body=_(
+                    "Applied without the missing events by %s.", self.env.user.name
+                )
+            )
+        todo.filtered(lambda e: e.state == "open").write({"state": "in_progress"})
         return True
 
     def action_retry(self):

@@ -5,5 +5,6 @@ from . import (
     test_pipeline,
     test_retention,
     test_security,
+    test_sequence,
     test_ui,
 )
