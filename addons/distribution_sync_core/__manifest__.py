@@ -28,6 +28,7 @@
         "views/dsync_overview_views.xml",
         "views/dsync_sequence_views.xml",
         "views/dsync_menus.xml",
+        "views/dsync_reconciliation_views.xml",
     ],
     "demo": ["demo/dsync_backend_demo.xml"],
     "application": True,

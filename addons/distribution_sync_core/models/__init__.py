@@ -9,6 +9,8 @@ from . import (
     dsync_outbox,
     dsync_overview,
     dsync_ownership_rule,
+    dsync_reconciliation_run,
+    dsync_reconciliation_line,
     dsync_secret,
     dsync_value_map,
     queue_job,
