@@ -84,8 +84,11 @@ class DsyncReconciliationLine(models.Model):
     # ------------------------------------------------------------------
     def _dsync_repair(self, note):
         """Repair these lines through their backend's
-        ``_<type>_reconciliation_repair(lines)``: repaired lines keep its
-        note and record, the others fail with the reason."""
+        ``_<type>_reconciliation_repair(lines)``, which returns ``{line:
+        (note, record)}`` for the lines it repaired and ``{line:
+        BusinessError}`` for those it could not (raising fails them all):
+        repaired lines keep the note and the record, the others fail with the
+        reason."""
         for backend in self.backend_id:
             lines = self.filtered(lambda line, b=backend: line.backend_id == b)
             hook = getattr(backend, f"_{backend.backend_type}_reconciliation_repair")
@@ -99,7 +102,9 @@ class DsyncReconciliationLine(models.Model):
             now = fields.Datetime.now()
             for line in lines:
                 done = results.get(line)
-                if done:
+                if isinstance(done, BusinessError):
+                    line.write({"state": "failed", "repair_note": done.message})
+                elif done:
                     what, record = done
                     line.write(
                         {

@@ -23,8 +23,9 @@ The connector's contract:
   repair automatically;
 * it repairs lines through its backend's ``_<type>_reconciliation_repair(
   lines)``, which returns ``{line: (note, record)}`` for each line it
-  repaired (``record``: the stock move, the message sent...) and raises a
-  ``BusinessError`` when it cannot.
+  repaired (``record``: the stock move, the message sent...) and ``{line:
+  BusinessError}`` for a line it cannot repair (raising one fails them
+  all).
 """
 
 import time
