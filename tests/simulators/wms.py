@@ -143,6 +143,23 @@ class WmsSimulator:
     # ------------------------------------------------------------------
     # controls
     # ------------------------------------------------------------------
+    def reset(self):
+        """Forget everything (between tests sharing one simulator)."""
+        with self.lock:
+            self.products.clear()
+            self.orders.clear()
+            self.inbounds.clear()
+            self.stock.clear()
+            self.idempotent.clear()
+            self.requests.clear()
+            self.contract_violations.clear()
+            self.sequences.clear()
+            self.sent.clear()
+            self.answers.clear()
+            self._outage = None
+            self._delay = 0.0
+            self._rate = None
+
     def set_outage(self, status=503, count=None, retry_after=1):
         with self.lock:
             self._outage = [status, count, retry_after]

@@ -397,15 +397,44 @@ class DsyncBackend(models.Model):
         products = self.env["product.product"].browse(
             [message._dsync_data()["product_id"] for message in messages]
         ).exists()
-        documents = [self._wms_product_document(product) for product in products]
+        self._wms_publish(client, products, key_source="".join(
+            m.idempotency_key for m in messages
+        ))
+
+    def _wms_publish(self, client, products, only_missing=False, key_source=""):
+        """Upsert ``products`` (with a SKU) at the warehouse and remember the
+        version it has; with ``only_missing``, those it does not have in
+        their current version."""
+        documents = {
+            product: self._wms_product_document(product)
+            for product in products.filtered("default_code")
+        }
+        if only_missing and documents:
+            known = {
+                binding.res_id: binding.external_version
+                for binding in self.env["dsync.binding"]
+                .sudo()
+                .search(
+                    [
+                        ("backend_id", "=", self.id),
+                        ("res_model", "=", "product.product"),
+                        ("res_id", "in", [p.id for p in documents]),
+                    ]
+                )
+            }
+            documents = {
+                product: document
+                for product, document in documents.items()
+                if known.get(product.id) != _doc_version(document)
+            }
         if not documents:
             return
         key = "products/" + hashlib.sha1(
-            "".join(m.idempotency_key for m in messages).encode()
+            (key_source or json.dumps(list(documents.values()), sort_keys=True)).encode()
         ).hexdigest()[:24]
-        client.upsert_products(documents, key)
+        client.upsert_products(list(documents.values()), key)
         Binding = self.env["dsync.binding"].sudo()
-        for product, document in zip(products, documents, strict=True):
+        for product, document in documents.items():
             Binding._bind(self, product, document["sku"], version=_doc_version(document))
 
     def _wms_send_picking(self, client, message, data):
@@ -434,6 +463,8 @@ class DsyncBackend(models.Model):
         if not picking or picking.state in ("done", "cancel"):
             return  # confirmed or cancelled meanwhile: nothing left to send
         document = self._wms_document(picking, reference, data["version"])
+        # what the order needs, whatever happened to the product messages
+        self._wms_publish(client, picking.move_ids.product_id, only_missing=True)
         released = picking.wms_state in ("released", "on_hold")
         try:
             if released:
