@@ -22,9 +22,12 @@ class WmsFixtures:
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
-        cls.sim = WmsSimulator(sites=("WH",)).start()
+        cls.sim = WmsSimulator(sites=("WMT",)).start()
         cls.addClassCleanup(cls.sim.stop)
-        cls.warehouse = cls.env.ref("stock.warehouse0")
+        # a warehouse of its own: no demo stock in the comparisons
+        cls.warehouse = cls.env["stock.warehouse"].create(
+            {"name": "3PL test warehouse", "code": "WMT"}
+        )
         cls.stock = cls.warehouse.lot_stock_id
         cls.customers = cls.env.ref("stock.stock_location_customers")
         cls.suppliers = cls.env.ref("stock.stock_location_suppliers")

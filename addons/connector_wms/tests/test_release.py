@@ -28,7 +28,7 @@ class TestRelease(WmsCase):
             [("WA-1", 3.0), ("WB-1", 1.0)],
         )
         self.assertEqual(order["ship_to"]["city"], "Montreal")
-        self.assertEqual(order["site"], "WH")
+        self.assertEqual(order["site"], "WMT")
         self.assertEqual(set(self.sim.products), {"WA-1", "WB-1"})
         self.assertEqual(self.sim.products["WA-1"]["weight"], 2.0)
         self.assertTrue(picking.wms_released_at)
