@@ -67,6 +67,8 @@ def read_rows(content):
         raise FileError("the file is empty") from err
     except csv.Error as err:
         raise FileError(f"the header cannot be read ({err})") from err
+    if not any(header):
+        raise FileError("the file is empty")
     rows = []
     try:
         for values in reader:
@@ -120,8 +122,10 @@ def _number(row, number, column, required=True, positive=True, allow_zero=False)
         if required:
             raise RowError(number, column, "is empty")
         return None
+    if value.count(",") == 1 and "." not in value:
+        value = value.replace(",", ".")  # a decimal comma
     try:
-        parsed = float(value.replace(",", ".")) if value.count(",") == 1 and "." not in value else float(value)
+        parsed = float(value)
     except ValueError as err:
         raise RowError(number, column, f"{value!r} is not a number") from err
     if parsed != parsed or abs(parsed) > 1e9:

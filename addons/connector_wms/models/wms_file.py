@@ -47,7 +47,9 @@ class DsyncBackend(models.Model):
             if doc["id"] in errors:
                 continue
             try:
-                check_event(doc)
+                # a file has no sequence to give: its events are applied as
+                # they come (sequence or not, the rest of the shape holds)
+                check_event(dict(doc, sequence=doc.get("sequence") or 1))
             except ContractError as err:
                 errors[doc["id"]] = _(
                     "%(file)s, rows from %(row)s: %(error)s",
