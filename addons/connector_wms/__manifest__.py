@@ -10,7 +10,7 @@
     "author": "Distribution Sync",
     "website": "https://github.com/distribution-sync/distribution-sync",
     "depends": ["distribution_sync_core", "stock_delivery", "fs_storage"],
-    "external_dependencies": {"python": ["jsonschema", "yaml", "fsspec"]},
+    "external_dependencies": {"python": ["jsonschema", "PyYAML", "fsspec"]},
     "data": [
         "security/ir.model.access.csv",
         "data/dsync_ownership_rule_data.xml",
