@@ -2,7 +2,7 @@
 {
     "name": "Distribution Sync: Shopify Connector",
     "summary": "Shopify orders in, stock and fulfillments out, on the sync pipeline",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Sales/Integrations",
     "license": "LGPL-3",
     "author": "Distribution Sync",

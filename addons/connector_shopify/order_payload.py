@@ -382,17 +382,29 @@ def _tags(value):
 
 
 def _company(data):
-    """(Shopify company id, company name) of a B2B order or of a billing
-    address with a company; a company named only on the shipping address
-    of an order that is not B2B is where the parcel goes, not who buys."""
+    """(Shopify company id, company name) of the company that buys: a B2B
+    order's, else the company on the billing address (or on the shipping
+    address when the billing address is the same place or missing). A
+    company named only on a shipping address elsewhere is where the parcel
+    goes (a consumer's workplace), not who pays."""
     company = data.get("company") if isinstance(data.get("company"), dict) else {}
     company_id = str(company.get("id") or "")
     billing = data.get("billing_address") or {}
     shipping = data.get("shipping_address") or {}
     name = (billing.get("company") or "").strip()
-    if not name and company_id:
+    if not name and (company_id or not billing or _same_place(billing, shipping)):
         name = (shipping.get("company") or company.get("name") or "").strip()
     return company_id, " ".join(name.split())
+
+
+def _same_place(one, other):
+    def key(address):
+        return tuple(
+            " ".join(str(address.get(field) or "").lower().split())
+            for field in ("address1", "address2", "zip", "city", "country_code")
+        )
+
+    return key(one) == key(other)
 
 
 def parse_order(data, policy="shop"):

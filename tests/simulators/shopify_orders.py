@@ -195,7 +195,10 @@ def _item_ids(item):
     if item["kind"] in ("custom", "tip"):
         return None, None
     key = item["sku"] or item["title"]
-    return stable_id(f"variant:{key}"), stable_id(f"product:{key}")
+    product_id = stable_id(f"product:{key}")
+    if item.get("product_exists") is False:
+        product_id = None  # deleted since: the line keeps its variant id only
+    return stable_id(f"variant:{key}"), product_id
 
 
 def _apply_discount(spec, base, applications, allocations, target_type):
@@ -417,7 +420,7 @@ def make_order(  # noqa: C901 - one document, built field by field
             "requires_shipping": item["requires_shipping"],
             "gift_card": item["kind"] == "gift_card",
             "grams": 500 if item["requires_shipping"] else 0,
-            "product_exists": item.get("product_exists", variant_id is not None),
+            "product_exists": product_id is not None,
             "properties": [],
             "duties": [],
         }

@@ -1,4 +1,5 @@
 from . import dsync_backend
+from . import dsync_value_map
 from . import shopify_order
 from . import shopify_order_batch
 from . import shopify_outbound
