@@ -10,7 +10,7 @@ from odoo.addons.connector_shopify.tests.order_common import (
 from odoo.addons.distribution_sync_core.intake import rate_limiter
 from odoo.addons.distribution_sync_core.tests.common import run_jobs
 
-from tests.simulators.shopify_orders import make_order, updated
+from tests.simulators.shopify_orders import make_order, make_transaction, updated
 from tests.simulators.webhook_sender import ShopifySender
 
 T1 = "2026-11-21T10:00:00Z"
@@ -195,3 +195,31 @@ class TestShopifyOrdersEndToEnd(ShopifyOrderFixtures, HttpCase):
             ("conflict", "customer_service"),
         )
         self.assertEqual(sale.partner_shipping_id.street, "9 Quay Street")
+
+    def test_order_paid_with_a_gift_card(self):
+        """A gift card is a payment: the order keeps Shopify's total, and the
+        transactions webhook tells what the gift card paid."""
+        doc = make_order(
+            7006,
+            "#2006",
+            [("SKU-B", 3, "20.00")],
+            payment_gateway_names=["gift_card", "shopify_payments"],
+            updated_at=T1,
+        )
+        deliveries = [
+            (doc, "orders/create"),
+            (make_transaction(71, doc, "25.00", gateway="gift_card"), None),
+            (make_transaction(72, doc, "48.50"), None),
+        ]
+        for payload, topic in deliveries:
+            response = self.sender.deliver(
+                payload, topic or "order_transactions/create"
+            )
+            self.assertEqual(response.status_code, 202)
+        run_jobs(self.env)
+        self.assertEqual(set(self.events().mapped("state")), {"done"})
+        sale = self.sale_orders("#2006")
+        self.assert_totals(sale, doc)
+        self.assertEqual(sale.amount_total, 73.5)
+        self.assertEqual(sale.shopify_gift_card_amount, 25.0)
+        self.assertEqual(len(sale.shopify_transaction_ids), 2)

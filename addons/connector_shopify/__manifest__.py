@@ -9,6 +9,8 @@
     "website": "https://github.com/distribution-sync/distribution-sync",
     "depends": ["distribution_sync_core", "sale_stock", "stock_delivery"],
     "data": [
+        "security/ir.model.access.csv",
+        "security/shopify_rules.xml",
         "data/dsync_ownership_rule_data.xml",
         "data/ir_cron_data.xml",
         "views/dsync_backend_views.xml",

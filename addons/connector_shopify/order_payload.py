@@ -549,3 +549,40 @@ def parse_refund(data, policy="shop"):
         shipping_tax=shipping_tax,
         amount=amount,
     )
+
+
+@dataclasses.dataclass
+class Transaction:
+    """A payment transaction of an order (``order_transactions/create``)."""
+
+    id: str
+    order_id: str
+    kind: str
+    gateway: str
+    status: str
+    amount: Decimal
+    currency: str
+    processed_at: datetime
+    gift_card_last_characters: str
+
+
+def parse_transaction(data):
+    """The canonical transaction of an ``order_transactions/create`` payload
+    (Shopify's ``Transaction`` resource; its amount is in the currency the
+    customer paid in)."""
+    if not isinstance(data, dict) or not data.get("id") or not data.get("order_id"):
+        raise ValueError("not a Shopify transaction: no id or order_id")
+    receipt = data.get("receipt") if isinstance(data.get("receipt"), dict) else {}
+    return Transaction(
+        id=str(data["id"]),
+        order_id=str(data["order_id"]),
+        kind=str(data.get("kind") or "").lower(),
+        gateway=str(data.get("gateway") or "").strip(),
+        status=str(data.get("status") or "").lower(),
+        amount=to_money(data.get("amount")),
+        currency=str(data.get("currency") or "").upper(),
+        processed_at=parse_utc(data.get("processed_at") or data.get("created_at")),
+        gift_card_last_characters=str(
+            receipt.get("gift_card_last_characters") or ""
+        ).strip(),
+    )

@@ -760,6 +760,51 @@ def make_refund(
     }
 
 
+def make_transaction(
+    transaction_id,
+    order,
+    amount,
+    gateway="shopify_payments",
+    kind="sale",
+    status="success",
+    processed_at=None,
+    gift_card_last_characters="x7ab",
+):
+    """A payment transaction of ``order`` as the ``order_transactions/create``
+    webhook sends it (the REST ``Transaction`` resource); a gift card's
+    receipt names the card by its last characters."""
+    processed_at = processed_at or order["processed_at"]
+    receipt = {}
+    if gateway == "gift_card":
+        receipt = {
+            "gift_card_id": stable_id(f"gift_card:{gift_card_last_characters}"),
+            "gift_card_last_characters": gift_card_last_characters,
+        }
+    return {
+        "id": transaction_id,
+        "admin_graphql_api_id": gid("OrderTransaction", transaction_id),
+        "order_id": order["id"],
+        "kind": kind,
+        "gateway": gateway,
+        "status": status,
+        "message": None,
+        "created_at": processed_at,
+        "processed_at": processed_at,
+        "test": False,
+        "authorization": None,
+        "location_id": None,
+        "user_id": None,
+        "parent_id": None,
+        "device_id": None,
+        "error_code": None,
+        "source_name": "web",
+        "receipt": receipt,
+        "amount": fmt(amount),
+        "currency": order["presentment_currency"],
+        "payment_id": f"c{order['id']}.{transaction_id}",
+    }
+
+
 def make_customers_redact(customer=None, orders_to_redact=(), shop_id=548380009):
     customer = dict(DEFAULT_CUSTOMER, **(customer or {}))
     return {

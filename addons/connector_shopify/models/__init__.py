@@ -2,6 +2,8 @@ from . import dsync_backend
 from . import dsync_value_map
 from . import shopify_order
 from . import shopify_order_batch
+from . import shopify_order_transaction
+from . import shopify_transaction
 from . import shopify_outbound
 from . import sale_order
 from . import sale_order_line

@@ -1,7 +1,13 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import fields, models
 
-ORDER_TOPICS = ["orders/create", "orders/updated", "orders/cancelled", "refunds/create"]
+ORDER_TOPICS = [
+    "orders/create",
+    "orders/updated",
+    "orders/cancelled",
+    "refunds/create",
+    "order_transactions/create",
+]
 ADMIN_TOPICS = [
     "app/uninstalled",
     "customers/data_request",

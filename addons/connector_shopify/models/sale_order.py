@@ -1,8 +1,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import api, fields, models
 
 from ..batch_scope import defer_subscribe
 from ..order_payload import FINANCIAL_STATUSES
+from .shopify_transaction import GIFT_CARD
 
 
 class SaleOrder(models.Model):
@@ -73,6 +74,45 @@ class SaleOrder(models.Model):
             picking.picking_type_code == "outgoing" and picking.state == "done"
             for picking in self.picking_ids
         )
+
+    shopify_transaction_ids = fields.Many2many(
+        "shopify.transaction",
+        string="Shopify Payments",
+        compute="_compute_shopify_transactions",
+        help="How the customer paid in Shopify, transaction by transaction "
+        "(order_transactions/create webhook).",
+    )
+    shopify_gift_card_amount = fields.Monetary(
+        "Paid by Gift Card",
+        compute="_compute_shopify_transactions",
+        help="What Shopify gift cards paid of this order (less what was "
+        "refunded to them): a payment, to register against the gift card "
+        "liability, not a discount.",
+    )
+
+    @api.depends("shopify_backend_id", "shopify_order_id")
+    def _compute_shopify_transactions(self):
+        Transaction = self.env["shopify.transaction"]
+        shopify = self.filtered("shopify_order_id")
+        found = Transaction.search(
+            [
+                ("backend_id", "in", shopify.shopify_backend_id.ids),
+                ("shopify_order_id", "in", shopify.mapped("shopify_order_id")),
+            ]
+        )
+        for order in self:
+            mine = found.filtered(
+                lambda t, o=order: (
+                    (t.backend_id, t.shopify_order_id)
+                    == (o.shopify_backend_id, o.shopify_order_id)
+                )
+            )
+            order.shopify_transaction_ids = mine
+            order.shopify_gift_card_amount = sum(
+                t._signed_amount()
+                for t in mine
+                if t.gateway == GIFT_CARD and t.currency_id == order.currency_id
+            )
 
     def _shopify_name(self):
         """The order's name in Shopify (orders imported before the name had a

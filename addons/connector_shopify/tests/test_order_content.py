@@ -10,7 +10,7 @@ from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.distribution_sync_core.tests.common import run_jobs
 
-from tests.simulators.shopify_orders import make_order, updated
+from tests.simulators.shopify_orders import make_order, make_transaction, updated
 
 from .order_common import ShopifyOrderFixtures
 
@@ -272,6 +272,45 @@ class TestLinesWithoutProduct(ContentFixtures, TransactionCase):
         self.assertFalse(sale.order_line.filtered(lambda line: line.price_total < 0))
         self.assertEqual(sale.shopify_payment_gateways, "gift_card, shopify_payments")
         self.assertEqual(sale.state, "sale")
+
+    def test_gift_card_payment_recorded_from_the_transactions(self):
+        """How much the gift card paid comes with Shopify's transactions,
+        before or after the order: listed on the order, the gift card part
+        apart; a redelivered transaction is recorded once."""
+        doc = make_order(
+            5520,
+            "#1520",
+            [("SKU-A", 2, "30.00")],
+            payment_gateway_names=["gift_card", "shopify_payments"],
+        )
+        gift = make_transaction(91, doc, "50.00", gateway="gift_card")
+        card = make_transaction(92, doc, "23.50")
+        events = self.deliver(
+            ("order_transactions/create", gift),
+            ("orders/create", doc),
+            ("order_transactions/create", card),
+            ("order_transactions/create", gift),
+        )
+        self.assertEqual(events.mapped("state"), ["done", "done", "done", "duplicate"])
+        sale = self.sale_orders("#1520")
+        self.assert_totals(sale, doc)
+        self.assertEqual(
+            sorted(sale.shopify_transaction_ids.mapped("gateway")),
+            ["gift_card", "shopify_payments"],
+        )
+        self.assertEqual(sale.shopify_gift_card_amount, 50.0)
+        self.assertEqual(
+            sum(sale.shopify_transaction_ids.mapped("amount")), sale.amount_total
+        )
+        gift_card_tx = sale.shopify_transaction_ids.filtered(
+            lambda t: t.gateway == "gift_card"
+        )
+        self.assertEqual(gift_card_tx.gift_card_last_characters, "x7ab")
+        self.assertEqual(gift_card_tx.sale_order_id, sale)
+        refund = make_transaction(93, doc, "10.00", gateway="gift_card", kind="refund")
+        self.deliver(("order_transactions/create", refund))
+        sale.invalidate_recordset()
+        self.assertEqual(sale.shopify_gift_card_amount, 40.0)
 
     def test_shipping_discounts_to_the_cent(self):
         cases = {
