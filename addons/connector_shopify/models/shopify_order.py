@@ -317,14 +317,7 @@ class DsyncBackend(models.Model):
         """What the order header takes from Shopify beyond its lines and
         addresses: the customer's reference (the B2B purchase order number,
         else the Shopify order name), payment terms, tags and the note."""
-        vals = {
-            "client_order_ref": order.po_number or order.name,
-            "shopify_payment_terms": order.payment_terms.name
-            if order.payment_terms
-            else False,
-            "shopify_tags": ", ".join(order.tags) or False,
-            "shopify_note": order.delivery_note or False,
-        }
+        vals = _header_text(order)
         if needs["payment_term"]:  # else Odoo's: the customer's terms
             vals["payment_term_id"] = needs["payment_term"].id
         if needs["tags"]:
@@ -438,17 +431,9 @@ class DsyncBackend(models.Model):
         """Customer reference, payment terms, tags and note, when Shopify's
         differ from what was last applied; returns what the deliveries must
         be told."""
-        wanted = {
-            "client_order_ref": order.po_number or order.name,
-            "shopify_payment_terms": order.payment_terms.name
-            if order.payment_terms
-            else False,
-            "shopify_tags": ", ".join(order.tags) or False,
-            "shopify_note": order.delivery_note or False,
-        }
         changed = {
             fname: value
-            for fname, value in wanted.items()
+            for fname, value in _header_text(order).items()
             if (sale[fname] or False) != value
         }
         if not changed:
@@ -1539,6 +1524,19 @@ def customer_email(order):
 def customer_phone(order):
     """The order's customer phone, as matched."""
     return (order.customer.get("phone") or order.phone or "").strip()
+
+
+def _header_text(order):
+    """The order header's values that are Shopify's text as is (compared
+    with the order's to tell what an update changes)."""
+    return {
+        "client_order_ref": order.po_number or order.name,
+        "shopify_payment_terms": order.payment_terms.name
+        if order.payment_terms
+        else False,
+        "shopify_tags": ", ".join(order.tags) or False,
+        "shopify_note": order.delivery_note or False,
+    }
 
 
 def _company_key(order):
