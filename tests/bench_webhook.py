@@ -96,7 +96,11 @@ def setup_backend(url, db, name="Benchmark store", fast=False):
             "create",
             {"name": name, "backend_type": "shopify", "inbound_rate_limit": 0},
         )
-    values = {"webhook_secret": SECRET, "fast_accept": fast}
+    values = {
+        "webhook_secret": SECRET,
+        "fast_accept": fast,
+        "shopify_shop_domain": "bench.myshopify.com",
+    }
     if fast:
         values["api_secret"] = "shpat_benchmark"
     call("dsync.backend", "write", [backend_id], values)

@@ -11,6 +11,7 @@ orders from four threads, one of them for a SKU Odoo does not know.
 """
 
 import argparse
+import os
 import time
 import uuid
 import xmlrpc.client
@@ -30,8 +31,10 @@ ORDERS = 24
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8069")
-    parser.add_argument("--db", default="dsync_demo")
+    parser.add_argument(
+        "--url", default=os.environ.get("DSYNC_DEMO_URL", "http://127.0.0.1:8069")
+    )
+    parser.add_argument("--db", default=os.environ.get("DSYNC_DEMO_DB", "dsync_demo"))
     parser.add_argument("--login", default="admin")
     parser.add_argument("--password", default="admin")
     args = parser.parse_args()
@@ -74,9 +77,9 @@ def main():
             "data": {"picking": f"WH/OUT/{run}"},
             "correlation_id": f"demo-{run}",
         },
-        topic="picking.shipped",
+        topic="shipment.confirmed",
     )
-    print(f"  WMS picking.shipped           -> {first.status_code} {first.json()}")
+    print(f"  WMS shipment.confirmed        -> {first.status_code} {first.json()}")
     print(f"  same WMS delivery again       -> {again.status_code} {again.json()}")
     response = forged.deliver({"id": 1001, "name": "#1001"}, topic="orders/create")
     print(
