@@ -1046,16 +1046,30 @@ class DsyncBackend(models.Model):
                     to_bind.append((index, customer_id))
             partners.append(partner)
         created = iter(self._shopify_create_contacts(new_vals))
+        # whose children the addresses are: a company's, a new customer's
+        # own (no parent to read), a known customer's commercial partner's
+        owners = [
+            company or (partner and _address_owner(partner)) or None
+            for partner, company in zip(partners, companies, strict=True)
+        ]
         partners = [
             partner or (Partner if index in contacts else next(created))
             for index, partner in enumerate(partners)
         ]
+        owners = [
+            owner or partner for owner, partner in zip(owners, partners, strict=True)
+        ]
+        self._shopify_bind_many(
+            "res.partner",
+            [
+                (customer_id, partners[index], {})
+                for index, customer_id in to_bind
+                if index not in contacts
+            ],
+        )
         found = [{} for _order in orders]
         missing = [(index, "contact", None) for index in sorted(contacts)]
-        for index, (order, partner, company) in enumerate(
-            zip(orders, partners, companies, strict=True)
-        ):
-            owner = company or _address_owner(partner)
+        for index, (order, owner) in enumerate(zip(orders, owners, strict=True)):
             for kind, address in (
                 ("invoice", order.billing_address),
                 ("delivery", order.shipping_address),
@@ -1069,12 +1083,7 @@ class DsyncBackend(models.Model):
             [
                 self._shopify_contact_vals(companies[index], orders[index])
                 if kind == "contact"
-                else self._shopify_child_vals(
-                    companies[index] or _address_owner(partners[index]),
-                    address,
-                    kind,
-                    places,
-                )
+                else self._shopify_child_vals(owners[index], address, kind, places)
                 for index, kind, address in missing
             ]
         )
@@ -1083,9 +1092,13 @@ class DsyncBackend(models.Model):
                 partners[index] = child
             else:
                 found[index][kind] = child
-        self._shopify_bind_many(
+        self._shopify_bind_many(  # the new contacts of companies
             "res.partner",
-            [(customer_id, partners[index], {}) for index, customer_id in to_bind],
+            [
+                (customer_id, partners[index], {})
+                for index, customer_id in to_bind
+                if index in contacts
+            ],
         )
         return [
             (partner, addresses["invoice"], addresses["delivery"])
@@ -1450,6 +1463,8 @@ class DsyncBackend(models.Model):
     def _shopify_bind_many(self, res_model, entries):
         """``dsync.binding._bind_many``, retried when another job bound one of
         the ids first."""
+        if not entries:
+            return self.env["dsync.binding"]
         with _bound_by_one_job(self.env.cr, res_model):
             return self.env["dsync.binding"]._bind_many(self, res_model, entries)
 
