@@ -324,18 +324,21 @@ def _shipping_line(ship, money):
     )
 
 
-def _tip_rest(data, lines, money):
-    """A tip line for what ``total_tip_received`` has beyond the tip lines."""
+def _tip_rest(data, lines, money, currency):
+    """A tip line for a ``total_tip_received`` no tip line item carries.
+    ``total_tip_received`` is in the shop's currency only: an order imported
+    in the customer's currency gets no such line when the two differ (its
+    total then tells the tip is missing)."""
     total_tip = money(data, "total_tip_received")
-    rest = total_tip - sum((line.net for line in lines if line.kind == TIP), ZERO)
-    if rest <= 0:
-        return total_tip, None
+    tips = sum((line.net for line in lines if line.kind == TIP), ZERO)
+    if tips or total_tip <= 0 or currency != data.get("currency"):
+        return tips or total_tip, None
     tip = Line(
         id=f"{data['id']}:tip",
         title="Tip",
         name="Tip",
         quantity=Decimal(1),
-        price=rest,
+        price=total_tip,
         discount=ZERO,
         tax_lines=[],
         kind=TIP,
@@ -428,15 +431,15 @@ def parse_order(data, policy="shop"):
         - sum((_allocated(obj, money) for obj in items), ZERO)
         - sum((line.discount for line in shipping_lines), ZERO),
     )
-    total_tip, tip = _tip_rest(data, lines, money)
-    if tip:
-        lines.append(tip)
     if policy == "presentment":
         currency = data.get("presentment_currency") or data.get("currency")
     else:
         currency = data.get("currency")
     if not currency:
         raise ValueError("the order has no currency")
+    total_tip, tip = _tip_rest(data, lines, money, currency)
+    if tip:
+        lines.append(tip)
     company_id, company_name = _company(data)
     return Order(
         id=str(data["id"]),

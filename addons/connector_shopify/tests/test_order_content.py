@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from odoo.tests import TransactionCase, tagged
 
+from odoo.addons.connector_shopify.order_payload import parse_order
 from odoo.addons.distribution_sync_core.tests.common import run_jobs
 
 from tests.simulators.shopify_orders import make_order, make_transaction, updated
@@ -256,6 +257,21 @@ class TestLinesWithoutProduct(ContentFixtures, TransactionCase):
         sale = self.sale_orders("#1509")
         self.assert_totals(sale, doc)
         self.assertEqual(self.line_named(sale, "Tip").price_unit, 3.5)
+
+    def test_tip_in_the_customers_currency(self):
+        """An order imported in the customer's currency takes its tip lines
+        as they are: ``total_tip_received`` (shop money) adds nothing."""
+        doc = make_order(5519, "#1519", [("SKU-A", 1, "20.00")], tip="3.50")
+        doc["presentment_currency"] = "USD"
+        doc["total_tip_received"] = "4.70"  # the same tip in CAD
+        order = parse_order(doc, "presentment")
+        self.assertEqual(
+            [(line.kind, line.price) for line in order.lines],
+            [("product", Decimal("20.00")), ("tip", Decimal("3.50"))],
+        )
+        doc["line_items"] = doc["line_items"][:1]
+        self.assertEqual(len(parse_order(doc, "presentment").lines), 1)
+        self.assertEqual(parse_order(doc, "shop").lines[-1].price, Decimal("4.70"))
 
     def test_paid_with_a_gift_card_is_a_payment_not_a_discount(self):
         doc = make_order(
