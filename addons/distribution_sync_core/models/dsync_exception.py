@@ -381,20 +381,26 @@ class DsyncException(models.Model):
 
     @api.model
     def _dsync_title(self, category, vals, event=None, outbox=None):
-        """(problem, title): the problem in a few words (with its SKU or
-        code), and the title: the document, then the problem. Complete in
-        itself: never cut, never the message again."""
+        """(problem, title): the problem in a few words (with the code a
+        missing mapping waits for), and the title: the document, then the
+        problem. Complete in itself: never cut, never the message again (the
+        SKUs, customer and amount have their own fields)."""
         headline = dict(self._fields["category"]._description_selection(self.env))[
             category
         ]
-        subject = None
-        if category == "unknown_product":
-            subject = vals.get("skus")
-        elif category == "missing_mapping":
+        if category == "missing_mapping":
+            # the code is nowhere else on the card: say what waits for a map
             map_type, _sep, code = (vals.get("kind_key") or "").partition(":")
-            subject = code or None
-        if subject:
-            headline = f"{headline} {subject}"
+            types = dict(
+                self.env["dsync.value.map"]
+                ._fields["map_type"]
+                ._description_selection(self.env)
+            )
+            if code:
+                label = types.get(map_type)
+                headline = (
+                    f"{headline}: {label} {code}" if label else f"{headline}: {code}"
+                )
         reference = vals.get("doc_ref") or vals.get("record_name")
         if not reference:
             if event:

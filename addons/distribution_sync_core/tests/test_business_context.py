@@ -80,8 +80,8 @@ class TestBusinessContext(DsyncCase):
             ("#1001", "Ada Lovelace", 12.5, "EUR"),
         )
         self.assertEqual(exc.skus, "B-2", "the unknown SKU, not the whole order")
-        self.assertEqual(exc.name, "#1001 · Unknown product B-2")
-        self.assertEqual(exc.problem, "Unknown product B-2")
+        self.assertEqual(exc.name, "#1001 · Unknown product")
+        self.assertEqual(exc.problem, "Unknown product")
         self.assertEqual(exc.fix_kind, "product")
         self.assertEqual(exc.fix_data["products"][0]["name"], "Bolt")
         self.assertIn("Create the product", exc.next_step)
@@ -166,7 +166,7 @@ class TestBusinessContext(DsyncCase):
         second = event.exception_ids - first
         self.assertEqual(first.state, "resolved", "its product problem is behind it")
         self.assertEqual(second.category, "missing_mapping")
-        self.assertEqual(second.name, "#1001 · Missing mapping VAT 21")
+        self.assertEqual(second.name, "#1001 · Missing mapping: Tax code VAT 21")
         self.assertEqual(second.fix_kind, "mapping")
         self.assertEqual(second._dsync_mapping_key(), ("tax_code", "VAT 21"))
         action = second.action_open_mapping()

@@ -61,7 +61,7 @@ registry.category("web_tour.tours").add("dsync_find_order_by_number", {
         },
         {
             content: "search it as an order number",
-            trigger: ".o_searchview_autocomplete .o-dropdown-item:contains('Order / Document')",
+            trigger: ".o_searchview_autocomplete .o_menu_item:contains('Order / Document')",
             run: "click",
         },
         {
@@ -84,7 +84,7 @@ registry.category("web_tour.tours").add("dsync_find_order_by_number", {
         },
         {
             content: "search it as an order number",
-            trigger: ".o_searchview_autocomplete .o-dropdown-item:contains('Order / Document')",
+            trigger: ".o_searchview_autocomplete .o_menu_item:contains('Order / Document')",
             run: "click",
         },
         {
