@@ -208,6 +208,7 @@ def setup_catalog(rpc, skus):
         {
             "name": f"Bench orders {uuid.uuid4().hex[:6]}",
             "backend_type": "shopify",
+            "shopify_shop_domain": "demo-store.myshopify.com",
             "inbound_rate_limit": 0,
         },
     )

@@ -33,6 +33,7 @@ class CommittedBackendCase(unittest.TestCase):
                 {
                     "name": f"Committed {uuid.uuid4().hex[:6]}",
                     "backend_type": "shopify",
+                    "shopify_shop_domain": "demo-store.myshopify.com",
                     "inbound_rate_limit": 0,
                 }
             )
@@ -74,7 +75,9 @@ class CommittedBackendCase(unittest.TestCase):
         sender = ShopifySender(
             f"http://{HOST}:{config['http_port']}", self.token, SECRET
         )
-        doc = {"id": order_id, "updated_at": "2026-11-23T10:00:00Z"}
+        doc = {"id": order_id, "updated_at": "2026-11-23T10:00:00Z", "line_items": []}
+        if topic == "refunds/create":
+            doc = {"id": order_id, "order_id": order_id}
         return sender.deliver(doc, topic, delivery_id).status_code
 
     def events(self, env, order_id):

@@ -91,9 +91,9 @@ def main():
             "data": {"picking": f"WH/OUT/{run}"},
             "correlation_id": f"demo-{run}",
         },
-        topic="picking.shipped",
+        topic="shipment.confirmed",
     )
-    print(f"  WMS picking.shipped           -> {first.status_code} {first.json()}")
+    print(f"  WMS shipment.confirmed        -> {first.status_code} {first.json()}")
     print(f"  same WMS delivery again       -> {again.status_code} {again.json()}")
     response = forged.deliver({"id": 1001, "name": "#1001"}, topic="orders/create")
     print(

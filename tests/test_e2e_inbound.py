@@ -19,7 +19,12 @@ class TestInboundEndToEnd(HttpCase):
         Backend = cls.env["dsync.backend"]
         cls.backends = {
             kind: Backend.create(
-                {"name": f"e2e {kind}", "backend_type": kind, "inbound_rate_limit": 0}
+                {
+                    "name": f"e2e {kind}",
+                    "backend_type": kind,
+                    "inbound_rate_limit": 0,
+                    "shopify_shop_domain": "demo-store.myshopify.com",
+                }
             )
             for kind in ("shopify", "wms", "carrier")
         }
@@ -58,11 +63,11 @@ class TestInboundEndToEnd(HttpCase):
             "data": {"picking": "WH/OUT/00042"},
             "correlation_id": "order-1001",
         }
-        first, second = sender.deliver_twice(doc, topic="picking.shipped")
+        first, second = sender.deliver_twice(doc, topic="shipment.confirmed")
         self.assertEqual((first.status_code, second.status_code), (202, 200))
         with patch.object(
             self.registry["dsync.backend"],
-            "_wms_process_picking_shipped",
+            "_wms_process_shipment_confirmed",
             process,
             create=True,
         ):
@@ -105,11 +110,13 @@ class TestInboundEndToEnd(HttpCase):
         sender = self.sender("shopify")
         newer = {
             "id": 820982911946154508,
+            "line_items": [],
             "note": "v2",
             "updated_at": "2026-11-21T10:05:00Z",
         }
         older = {
             "id": 820982911946154508,
+            "line_items": [],
             "note": "v1",
             "updated_at": "2026-11-21T10:00:00Z",
         }

@@ -85,6 +85,21 @@ if grep -rqsE --include='*.py' 'start_tour|browser_js' "${TEST_PATHS[@]}"; then
     fi
 fi
 
+# The deployment test runs the reverse-proxy configuration in a real nginx.
+if grep -rqsE --include='*.py' 'nginx_binary\(' "${TEST_PATHS[@]}"; then
+    dsync_section "Reverse proxy for the deployment test"
+    if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
+        echo "nginx: $(command -v nginx || echo /usr/sbin/nginx)"
+    elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "the deployment test needs nginx: installing Debian's nginx-light"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+    else
+        dsync_die "the tests run the reverse-proxy configuration in nginx, which is \
+not installed (Debian: apt-get install nginx-light)"
+    fi
+fi
+
 dsync_section "Fresh database '$DB' with ${DSYNC_ADDONS} (+ demo data)"
 dropdb --if-exists --force "$DB"
 rm -rf "$DSYNC_RUN_DIR/data/filestore/$DB"

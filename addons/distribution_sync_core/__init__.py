@@ -1,1 +1,4 @@
+from . import logsafe
 from . import controllers, models, wizards
+
+logsafe.install()

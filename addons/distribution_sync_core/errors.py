@@ -17,6 +17,13 @@ PG_TRANSIENT_CODES = {
     psycopg2.errorcodes.DEADLOCK_DETECTED,
     psycopg2.errorcodes.LOCK_NOT_AVAILABLE,
 }
+# The server ended the session: administrator command (pg_terminate_backend),
+# crash shutdown, cannot connect now.
+PG_SESSION_ENDED_CODES = {
+    psycopg2.errorcodes.ADMIN_SHUTDOWN,
+    psycopg2.errorcodes.CRASH_SHUTDOWN,
+    psycopg2.errorcodes.CANNOT_CONNECT_NOW,
+}
 
 CATEGORY_TEAMS = {
     "unknown_product": "warehouse",
@@ -90,6 +97,24 @@ class BusinessError(DsyncError):
 
 class StaleEvent(DsyncError):
     """The event is older than what was already applied: recorded, not applied."""
+
+
+def is_connection_lost(exc, cr=None):
+    """Tell whether ``exc`` means the database connection is gone (dropped,
+    terminated, the server restarting), or ``cr``'s connection is closed.
+
+    Such an error ends the transaction: nothing a job did in it is kept, and
+    no savepoint or fallback can go on with it. It must reach the job's
+    entry point, which hands the job back to queue_job to run again."""
+    if isinstance(exc, psycopg2.InterfaceError):
+        return True
+    if isinstance(exc, psycopg2.OperationalError):
+        code = exc.pgcode
+        # psycopg2 gives no code when the socket itself failed
+        if code is None or code.startswith("08") or code in PG_SESSION_ENDED_CODES:
+            return True
+    connection = getattr(cr, "_cnx", None)
+    return bool(connection is not None and connection.closed)
 
 
 def is_transient(exc):

@@ -68,6 +68,7 @@ def mask_payload(raw):
         return raw
     try:
         data = json.loads(raw)
-    except ValueError:
+        return json.dumps(mask_value(data), separators=(",", ":"))
+    except (ValueError, RecursionError):
+        # not JSON, or nested too deeply to walk (a rejected "bomb")
         return MASK
-    return json.dumps(mask_value(data), separators=(",", ":"))

@@ -13,6 +13,8 @@ from odoo.http import request
 
 from odoo.addons.distribution_sync_core import intake
 
+from ..models.dsync_backend import TOPIC_PROCESSORS
+
 SIGNATURE_HEADER = "X-Hmac-Signature"
 PREFIX = "hmac-sha256-hex="
 
@@ -26,19 +28,24 @@ def verify(secrets, raw_body, headers):
     )
 
 
-def describe(payload, headers):
-    event_id = str(payload["id"]).strip()
-    topic = str(payload["description"]).strip()
-    if not event_id or not topic:
-        raise ValueError("event id and description are required")
-    source_ts = intake.parse_utc(payload.get("updated_at") or payload.get("created_at"))
-    return intake.Delivery(topic=topic, dedup_key=event_id, source_timestamp=source_ts)
+def describe(payload, headers, route):
+    """An event of the platform (``{"object": "Event", "id", "description",
+    "result": {...}}``) whose description is one this backend accepts."""
+    event_id, topic = intake.event_in_body(
+        payload, TOPIC_PROCESSORS, "description", "result", "description"
+    )
+    field = "updated_at" if payload.get("updated_at") else "created_at"
+    return intake.Delivery(
+        topic=topic,
+        dedup_key=event_id,
+        source_timestamp=intake.parse_utc(payload.get(field), field),
+    )
 
 
 class CarrierWebhookController(http.Controller):
     @http.route(
         "/dsync/carrier/<string:token>/tracking",
-        type="http",
+        type="dsync_webhook",
         auth="public",
         methods=["POST"],
         csrf=False,

@@ -27,6 +27,7 @@ class ShopifyOrderFixtures:
             {
                 "name": "Shopify orders test",
                 "backend_type": "shopify",
+                "shopify_shop_domain": "demo-store.myshopify.com",
                 "inbound_rate_limit": 0,
             }
         )

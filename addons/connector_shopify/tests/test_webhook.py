@@ -20,6 +20,7 @@ def shopify_hmac(body, secret=SECRET):
 @tagged("post_install", "-at_install")
 class TestShopifyWebhook(WebhookContract, HttpCase):
     backend_type = "shopify"
+    backend_values = {"shopify_shop_domain": "demo-store.myshopify.com"}
 
     def route(self, token):
         return f"/dsync/shopify/{token}/webhook"

@@ -6,20 +6,24 @@ from odoo.http import request
 
 from odoo.addons.distribution_sync_core import intake
 
+from ..models.dsync_backend import TOPIC_PROCESSORS
+
 SIGNATURE_HEADER = "X-Dsync-Signature"
 TIMESTAMP_HEADER = "X-Dsync-Timestamp"
 TOLERANCE_SECONDS = 300
 
 
+# A Unix time in seconds has at most this many digits until the year 2286.
+MAX_TIMESTAMP_DIGITS = 10
+
+
 def verify(secrets, raw_body, headers, now=None):
     """``sha256=<hex HMAC of "<timestamp>.<raw body>">`` within 5 minutes."""
-    stamp = headers.get(TIMESTAMP_HEADER) or ""
-    try:
-        sent_at = int(stamp)
-    except ValueError:
+    stamp = (headers.get(TIMESTAMP_HEADER) or "").strip()
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= MAX_TIMESTAMP_DIGITS):
         return False
     now = time.time() if now is None else now
-    if abs(now - sent_at) > TOLERANCE_SECONDS:
+    if abs(now - int(stamp)) > TOLERANCE_SECONDS:
         return False
     message = stamp.encode() + b"." + raw_body
     return intake.verify_hex_hmac(
@@ -30,16 +34,16 @@ def verify(secrets, raw_body, headers, now=None):
     )
 
 
-def describe(payload, headers):
-    """A WMS event: ``{"id", "type", "occurred_at", "data": {...}}``."""
-    event_id = str(payload["id"]).strip()
-    topic = str(payload["type"]).strip()
-    if not event_id or not topic:
-        raise ValueError("event id and type are required")
+def describe(payload, headers, route):
+    """A WMS event: ``{"id", "type", "occurred_at", "data": {...}}``, of one
+    of the contract's types."""
+    event_id, topic = intake.event_in_body(
+        payload, TOPIC_PROCESSORS, "type", "data", "type"
+    )
     return intake.Delivery(
         topic=topic,
         dedup_key=event_id,
-        source_timestamp=intake.parse_utc(payload.get("occurred_at")),
+        source_timestamp=intake.parse_utc(payload.get("occurred_at"), "occurred_at"),
         correlation_id=payload.get("correlation_id") or headers.get("X-Correlation-Id"),
     )
 
@@ -47,7 +51,7 @@ def describe(payload, headers):
 class WmsWebhookController(http.Controller):
     @http.route(
         "/dsync/wms/<string:token>/events",
-        type="http",
+        type="dsync_webhook",
         auth="public",
         methods=["POST"],
         csrf=False,

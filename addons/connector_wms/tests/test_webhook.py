@@ -35,14 +35,14 @@ class TestWmsWebhook(WebhookContract, HttpCase):
     def delivery(self, dedup):
         doc = {
             "id": dedup,
-            "type": "picking.shipped",
+            "type": "shipment.confirmed",
             "occurred_at": "2026-11-20T10:00:00Z",
             "data": {"picking": "WH/OUT/00001"},
         }
         return doc, {}
 
     def test_old_timestamp_rejected(self):
-        body = b'{"id": "x", "type": "picking.shipped"}'
+        body = b'{"id": "x", "type": "shipment.confirmed", "data": {}}'
         headers = wms_headers(body, stamp=int(time.time()) - 301)
         response = self.post(body, headers, sign=False)
         self.assertEqual(response.status_code, 401)
@@ -52,7 +52,7 @@ class TestWmsWebhook(WebhookContract, HttpCase):
         doc, headers = self.delivery(dedup)
         self.post(doc, headers)
         event = self.events(dedup_key=dedup)
-        self.assertEqual(event.topic, "picking.shipped")
+        self.assertEqual(event.topic, "shipment.confirmed")
         self.assertEqual(str(event.source_timestamp), "2026-11-20 10:00:00")
         self.backend._dsync_dispatch_events()
         self.assertEqual(

@@ -24,11 +24,6 @@ RETENTION_BATCH = 1000
 INBOUND_BATCH_SIZE = 20
 
 
-def topic_slug(topic):
-    """``orders/create`` → ``orders_create``: the processor's name part."""
-    return topic.replace("/", "_").replace(".", "_").replace("-", "_")
-
-
 # What a webhook route reads of the backend its token names (cached).
 ROUTE_FIELDS = ("id", "active", "company_id", "inbound_rate_limit")
 # A change of one of these fields clears that cache in every server process.
@@ -517,10 +512,21 @@ class DsyncBackend(models.Model):
     # ------------------------------------------------------------------
     # processing hooks (extension by convention)
     # ------------------------------------------------------------------
-    def _dsync_processor(self, topic):
+    def _dsync_topic_processors(self):
+        """``{topic: processor method name}``: the topics this backend's
+        type accepts, as its connector declares them
+        (``_<type>_topic_processors``). A topic is never turned into a
+        method name: only these methods process events."""
         self.ensure_one()
-        slug = topic_slug(topic)
-        return getattr(self, f"_{self.backend_type}_process_{slug}", None)
+        method = getattr(self, f"_{self.backend_type}_topic_processors", None)
+        return method() if method else {}
+
+    def _dsync_processor(self, topic):
+        """The bound processor of ``topic``, or None (not accepted, or not
+        implemented yet: the event then opens an *Unsupported* exception)."""
+        self.ensure_one()
+        name = self._dsync_topic_processors().get(topic)
+        return getattr(self, name, None) if name else None
 
     def _dsync_sender(self, flow_code):
         self.ensure_one()
@@ -785,9 +791,15 @@ class DsyncBackend(models.Model):
 
     @api.model
     def _cron_dsync_dispatch_received(self, min_age_seconds=30):
-        """Safety net: wake the dispatcher of backends whose received events
-        have waited too long (a dispatch job that failed, was cancelled or was
-        lost with its database, or a request that could not wake it)."""
+        """Safety net, every minute; nothing waits for a person:
+
+        * wake the dispatcher of backends whose received events have waited
+          too long (a dispatch job that failed, was cancelled or was lost
+          with its database, or a request that could not wake it);
+        * queue again the events whose job ended without processing them
+          (``dsync.event._dsync_requeue_stranded``);
+        * drain the real-time outbound flows whose due messages have no
+          drain job (it failed with its connection)."""
         self.env.cr.execute(
             """SELECT DISTINCT backend_id FROM dsync_event
                 WHERE state = 'received'
@@ -797,6 +809,8 @@ class DsyncBackend(models.Model):
         )
         for backend in self.browse(r[0] for r in self.env.cr.fetchall()):
             backend._dsync_wake_dispatcher()
+        self.env["dsync.event"]._dsync_requeue_stranded(min_age_seconds)
+        self.env["dsync.flow"]._dsync_drain_orphaned(min_age_seconds)
 
     # ------------------------------------------------------------------
     # outbox draining (job)
@@ -804,6 +818,10 @@ class DsyncBackend(models.Model):
     def _dsync_drain_outbox(self, flow_code):
         """Send one batch of due messages of ``flow_code``; chain the next."""
         self.ensure_one()
+        with self._dsync_connection_guard(f"backend {self.id} {flow_code} drain"):
+            return self._dsync_drain_outbox_once(flow_code)
+
+    def _dsync_drain_outbox_once(self, flow_code):
         flow = self._dsync_flow(flow_code)
         Outbox = self.env["dsync.outbox"].sudo()
         if not self.active:

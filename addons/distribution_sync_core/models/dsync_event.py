@@ -11,7 +11,15 @@ from odoo.exceptions import UserError
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from ..errors import BusinessError, DuplicateEvent, StaleEvent, is_transient
+from ..errors import (
+    BusinessError,
+    DuplicateEvent,
+    StaleEvent,
+    is_connection_lost,
+    is_transient,
+)
+from ..intake import MAX_JSON_DEPTH, nested_within
+from ..logsafe import stack_without_message
 from ..masking import mask_payload
 from .dsync_business_context import (
     MASKED_NAME,
@@ -210,7 +218,7 @@ class DsyncEvent(models.Model):
             )
         try:
             return json.loads(self.payload)
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             raise BusinessError(
                 "invalid_payload",
                 _("Event %(id)s is not JSON: %(err)s", id=self.id, err=err),
@@ -360,6 +368,10 @@ class DsyncEvent(models.Model):
         data flows"."""
         self.ensure_one()
         self._dsync_hand_on_after()
+        with self._dsync_connection_guard(f"events {self.ids}"):
+            return self._dsync_run_once()
+
+    def _dsync_run_once(self):
         if not self._dsync_lock():
             # Another job holds this event: come back later; this does not
             # count as an attempt.
@@ -419,6 +431,10 @@ class DsyncEvent(models.Model):
         the others back, and the batch job itself never retries.
         """
         self[:1]._dsync_hand_on_after()
+        with self._dsync_connection_guard(f"events {self.ids}"):
+            return self._dsync_run_batch_once()
+
+    def _dsync_run_batch_once(self):
         dead_runs = self[:1]._dsync_current_attempt() - 1
         if dead_runs:
             return self._dsync_split_dead_batch(dead_runs)
@@ -478,13 +494,15 @@ class DsyncEvent(models.Model):
             with self.env.cr.savepoint():
                 applied = hook(self) or {}
         except Exception as err:  # noqa: BLE001 - each event is processed alone next
+            if is_connection_lost(err, self.env.cr):
+                raise  # the transaction is gone: see dsync.job.mixin
+            # the error's text may quote the payload: its type only
             _logger.info(
-                "backend %s: batch of %s events not applied together (%s: %s); "
+                "backend %s: batch of %s events not applied together (%s); "
                 "processing them one by one",
                 backend.id,
                 len(self),
                 type(err).__name__,
-                err,
             )
             return {}
         return {event: result for event, result in applied.items() if event in self}
@@ -522,9 +540,18 @@ class DsyncEvent(models.Model):
         except BusinessError as err:
             return "failed", err
         except Exception as err:  # noqa: BLE001 - every failure is recorded
+            if is_connection_lost(err, self.env.cr):
+                raise  # the transaction is gone: see dsync.job.mixin
             if is_transient(err):
                 return "transient", err
-            _logger.exception("event %s: unexpected processing error", self.id)
+            # the stack, not the error's text: it may quote the payload (the
+            # exception keeps it whole, for the people allowed to read it)
+            _logger.error(
+                "event %s: unexpected processing error %s\n%s",
+                self.id,
+                type(err).__name__,
+                stack_without_message(err),
+            )
             return "failed", BusinessError(
                 "processing_error",
                 _("Unexpected error: %s", err),
@@ -593,6 +620,75 @@ class DsyncEvent(models.Model):
         )
         exc = self.env["dsync.exception"].sudo()._dsync_open(err, event=self)
         return f"event {self.id}: failed, exception {exc.id} ({err.category})"
+
+    @api.model
+    def _dsync_requeue_stranded(self, min_age_seconds=30, limit=1000):
+        """Queue again each event left *queued* by a job that ended without
+        processing it: failed (its connection was lost and queue_job could
+        only mark it failed), cancelled, done, or deleted, with no other
+        job waiting or running for the event.
+
+        Every such end counts as an attempt, so an event that keeps losing
+        its job fails at its flow's maximum with *Retries exhausted*
+        instead of going round for ever."""
+        self.env.flush_all()
+        cr = self.env.cr
+        cr.execute(
+            """SELECT e.id, j.retry, j.state
+                 FROM dsync_event e
+                 LEFT JOIN queue_job j ON j.id = e.job_id
+                WHERE e.state = 'queued'
+                  AND (j.id IS NULL
+                       OR (j.state IN ('done', 'failed', 'cancelled')
+                           AND coalesce(j.date_done, j.date_cancelled,
+                                        j.date_started, j.date_enqueued,
+                                        j.date_created)
+                               < (now() at time zone 'UTC')
+                                 - %s * interval '1 second'))
+                  AND NOT EXISTS (
+                      SELECT FROM queue_job k
+                       WHERE k.identity_key = 'dsync-event-' || e.id
+                         AND k.state IN ('wait_dependencies', 'pending', 'enqueued'))
+                  AND NOT EXISTS (
+                      SELECT FROM queue_job k
+                       WHERE k.state = 'started'
+                         AND k.identity_key = 'dsync-event-' || e.id)
+                ORDER BY e.id
+                LIMIT %s
+                FOR NO KEY UPDATE OF e SKIP LOCKED""",
+            (min_age_seconds, limit),
+        )
+        rows = cr.fetchall()
+        for event_id, retry, job_state in rows:
+            event = self.sudo().browse(event_id)
+            spent = (retry or 0) + 1
+            how = job_state or "deleted"
+            flow = event.backend_id._dsync_flow_for_topic(event.topic)
+            if spent >= flow.max_retries:
+                event._dsync_fail(
+                    BusinessError(
+                        "retries_exhausted",
+                        _(
+                            "Gave up after %(n)s attempts: its job ended (%(how)s) "
+                            "without processing it each time. Check the server "
+                            "log, then retry.",
+                            n=spent,
+                            how=how,
+                        ),
+                        kind_key=f"flow:{flow.code}",
+                    )
+                )
+            else:
+                event._dsync_delay(
+                    attempts_done=spent,
+                    note=_(
+                        "its job ended (%(how)s) without processing it: queued again",
+                        how=how,
+                    ),
+                )
+        if rows:
+            _logger.warning("%s stranded events queued again or failed", len(rows))
+        return len(rows)
 
     # ------------------------------------------------------------------
     # user actions
@@ -692,13 +788,26 @@ class DsyncEvent(models.Model):
         return len(events)
 
 
+# A stored payload over this size is shown as it is, cut (the whole body stays
+# in the record and its export).
+PRETTY_MAX_CHARS = 256 * 1024
+
+
 def _pretty(raw):
+    """The payload indented for reading; never fails: a body that is not
+    JSON, too large or nested too deeply (a rejected "bomb") is shown as
+    it arrived."""
     if not raw:
         return False
+    if len(raw) > PRETTY_MAX_CHARS:
+        return f"{raw[:PRETTY_MAX_CHARS]}\n… (cut: {len(raw)} characters in all)"
     try:
-        return json.dumps(json.loads(raw), indent=2, sort_keys=True, ensure_ascii=False)
-    except ValueError:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
         return raw
+    if not nested_within(data, MAX_JSON_DEPTH):
+        return raw
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def _mask_headers(headers):

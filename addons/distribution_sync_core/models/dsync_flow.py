@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import api, fields, models
 
 from ..errors import backoff_seconds
 from .dsync_backend import backend_channel
@@ -99,6 +99,37 @@ class DsyncFlow(models.Model):
             )
             ._dsync_drain_outbox(self.code)
         )
+
+    @api.model
+    def _dsync_drain_orphaned(self, min_age_seconds=30):
+        """Queue a drain for each active real-time outbound flow that has
+        messages due for over ``min_age_seconds`` and no drain job waiting
+        or running (its job failed, or was cancelled)."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """SELECT DISTINCT f.id
+                 FROM dsync_outbox o
+                 JOIN dsync_flow f ON f.backend_id = o.backend_id
+                                  AND f.code = o.flow_code
+                 JOIN dsync_backend b ON b.id = f.backend_id
+                WHERE o.state = 'pending'
+                  AND coalesce(o.next_attempt_at, o.write_date)
+                      < (now() at time zone 'UTC') - %s * interval '1 second'
+                  AND f.mode = 'realtime' AND f.active AND b.active
+                  AND NOT EXISTS (
+                      SELECT FROM queue_job j
+                       WHERE j.identity_key
+                             = 'dsync-drain-' || f.backend_id || '-' || f.code
+                         AND j.state IN ('wait_dependencies', 'pending', 'enqueued'))
+                  AND NOT EXISTS (
+                      SELECT FROM queue_job j
+                       WHERE j.state = 'started'
+                         AND j.identity_key
+                             = 'dsync-drain-' || f.backend_id || '-' || f.code)""",
+            (min_age_seconds,),
+        )
+        for flow in self.sudo().browse(r[0] for r in self.env.cr.fetchall()):
+            flow._enqueue_drain()
 
     def action_run_now(self):
         for flow in self.filtered(lambda f: f.direction == "out"):

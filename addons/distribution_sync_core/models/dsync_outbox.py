@@ -7,7 +7,8 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..errors import BusinessError, is_transient
+from ..errors import BusinessError, is_connection_lost, is_transient
+from ..logsafe import stack_without_message
 from ..masking import mask_payload
 
 _logger = logging.getLogger(__name__)
@@ -287,8 +288,15 @@ class DsyncOutbox(models.Model):
             self._dsync_mark_failed(err)
             return
         except Exception as err:
+            if is_connection_lost(err, self.env.cr):
+                raise  # the transaction is gone: see dsync.job.mixin
             if not is_transient(err):
-                _logger.exception("backend %s: unexpected send error", backend.id)
+                _logger.error(
+                    "backend %s: unexpected send error %s\n%s",
+                    backend.id,
+                    type(err).__name__,
+                    stack_without_message(err),
+                )
                 self._dsync_mark_failed(
                     BusinessError("processing_error", _("Unexpected error: %s", err))
                 )

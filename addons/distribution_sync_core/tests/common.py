@@ -14,7 +14,7 @@ from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
 from odoo.addons.queue_job.job import Job
 
-from ..models.dsync_backend import backend_channel, topic_slug
+from ..models.dsync_backend import backend_channel
 
 
 def purge_backend(cr, backend_id, job_uuids=(), identity_keys=()):
@@ -47,6 +47,28 @@ def purge_backend(cr, backend_id, job_uuids=(), identity_keys=()):
         (backend_id,),
     )
     cr.execute("DELETE FROM dsync_backend WHERE id = %s", (backend_id,))
+
+
+@contextmanager
+def generic_processor(Backend, topic, func):
+    """Declare ``topic`` on generic backends, processed by ``func(backend,
+    event)`` (``Backend`` is the registry's model class)."""
+    name = "_generic_process_" + "".join(c if c.isalnum() else "_" for c in topic)
+    declared = getattr(Backend, "_generic_topic_processors", lambda backend: {})
+
+    def topic_processors(backend):
+        return dict(declared(backend), **{topic: name})
+
+    def method(backend, event):
+        return func(backend, event)
+
+    with (
+        patch.object(Backend, name, method, create=True),
+        patch.object(
+            Backend, "_generic_topic_processors", topic_processors, create=True
+        ),
+    ):
+        yield
 
 
 def run_committed_job(registry, runner_db, job_uuid):
@@ -132,14 +154,7 @@ class DsyncCase(TransactionCase):
     @contextmanager
     def processor(self, topic, func):
         """Install ``func(backend, event)`` as the generic processor of ``topic``."""
-        slug = topic_slug(topic)
-
-        def method(backend, event):
-            return func(backend, event)
-
-        with patch.object(
-            self.Backend, f"_generic_process_{slug}", method, create=True
-        ):
+        with generic_processor(self.Backend, topic, func):
             yield
 
     @contextmanager

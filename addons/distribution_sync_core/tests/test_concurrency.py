@@ -11,9 +11,6 @@ import threading
 import unittest
 import uuid
 from contextlib import contextmanager
-from unittest.mock import patch
-
-import psycopg2
 
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError
@@ -26,9 +23,14 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 from odoo.addons.queue_job.jobrunner.runner import Database
 
-from .common import purge_backend, run_committed_job
+from .common import generic_processor, purge_backend, run_committed_job
 
 WAIT = 30  # seconds; an upper bound for a thread rendez-vous, never a timing
+
+
+class WorkerKilled(BaseException):
+    """Stands for the death of a worker process: no code of the worker runs
+    after it (no handler of the sync or of queue_job catches it)."""
 
 
 class CommittedCase(unittest.TestCase):
@@ -68,15 +70,12 @@ class CommittedCase(unittest.TestCase):
         self.started = threading.Event()
         self.release = threading.Event()
         self.block = True
-        processor = self.make_processor()
-        patcher = patch.object(
-            self.registry["dsync.backend"],
-            "_generic_process_probe",
-            processor,
-            create=True,
+        self.kill = False
+        self.enterContext(
+            generic_processor(
+                self.registry["dsync.backend"], "probe", self.make_processor()
+            )
         )
-        patcher.start()
-        self.addCleanup(patcher.stop)
 
     def make_processor(self):
         test = self
@@ -89,6 +88,8 @@ class CommittedCase(unittest.TestCase):
             if test.block and event.id == test.event_id:
                 test.started.set()
                 assert test.release.wait(WAIT), "test never released the worker"
+                if test.kill:
+                    raise WorkerKilled()
             return partner
 
         return probe
@@ -264,11 +265,18 @@ class TestWorkerCrash(CommittedCase):
         self.runner_db = Database(get_db_name())
         self.addCleanup(self.runner_db.close)
 
-    def run_killed(self, job_uuid):
-        """Run the job as the /queue_job/runjob controller does, and kill the
+    def run_killed(self, job_uuid, kill=True):
+        """Run the job as the /queue_job/runjob controller does, and end the
         worker's connection once the processor applied its effect (not yet
-        committed); return what the worker thread ended with."""
+        committed); return what the worker thread ended with.
+
+        ``kill``: the worker process dies, and its connection with it:
+        nothing of the worker runs afterwards, nothing commits. Else only
+        the connection is dropped (the database restarted, a network cut,
+        ``pg_terminate_backend``) and the worker goes on with a dead
+        connection."""
         self.runner_db.set_job_enqueued(job_uuid)
+        self.kill = kill
         pids = {}
 
         def worker(outcome):
@@ -277,7 +285,11 @@ class TestWorkerCrash(CommittedCase):
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 job = RunJobController._acquire_job(env, job_uuid)
                 assert job, "job could not be acquired"
-                RunJobController._try_perform_job(env, job)
+                try:
+                    RunJobController._runjob(env, job)
+                except WorkerKilled:
+                    cr._cnx.close()  # the process is gone: nothing commits
+                    raise
                 # the cursor commits on leaving the block
 
         with mute_logger("odoo.sql_db"):
@@ -285,9 +297,10 @@ class TestWorkerCrash(CommittedCase):
             self.assertTrue(
                 self.started.wait(WAIT), "worker never reached the processor"
             )
-            with self.committed_env() as env:
-                env.cr.execute("SELECT pg_terminate_backend(%s)", (pids["pid"],))
-                self.assertTrue(env.cr.fetchone()[0])
+            if not kill:
+                with self.committed_env() as env:
+                    env.cr.execute("SELECT pg_terminate_backend(%s)", (pids["pid"],))
+                    self.assertTrue(env.cr.fetchone()[0])
             self.release.set()
             thread.join(WAIT)
         self.assertFalse(thread.is_alive())
@@ -308,13 +321,111 @@ class TestWorkerCrash(CommittedCase):
         self.block = False
         self.assertTrue(run_committed_job(self.registry, self.runner_db, job_uuid))
 
+    def test_dropped_connection_job_retried_and_applied_once(self):
+        """The connection dies under a running job and the worker goes on:
+        nothing of the run is kept, the job is handed back to queue_job
+        (pending, the run counted), and its next run applies the event
+        once."""
+        job_uuid = self.enqueue()
+        self.run_killed(job_uuid, kill=False)
+        state = self.snapshot()
+        self.assertEqual(
+            (state["partners"], state["event"], state["job"], state["retry"]),
+            (0, "queued", "pending", 1),
+        )
+        self.run_healthy(job_uuid)
+        self.assertEqual(
+            self.snapshot(), {"partners": 1, "event": "done", "job": "done", "retry": 2}
+        )
+
+    def test_dropped_connection_mid_batch_is_not_swallowed(self):
+        """A batch whose connection dies is not carried on event by event
+        on the dead connection (where every event would fail and the job
+        end *failed* with its events stranded): the job is handed back,
+        then its events go on in jobs of their own and each is applied
+        once."""
+        other = self.add_event()
+        job_uuid = self.batch_job([self.event_id, other])
+        self.run_killed(job_uuid, kill=False)
+        self.assertEqual(self.snapshot()["partners"], 0)
+        self.assertEqual(self.states(self.event_id, other), ["queued", "queued"])
+        with self.committed_env() as env:
+            job = env["queue.job"].search([("uuid", "=", job_uuid)])
+            self.assertEqual((job.state, job.retry), ("pending", 1))
+            self.assertFalse(
+                env["dsync.exception"].search([("backend_id", "=", self.backend_id)])
+            )
+        self.run_healthy(job_uuid)
+        with self.committed_env() as env:
+            uuids = (
+                env["dsync.event"].browse([self.event_id, other]).job_id.mapped("uuid")
+            )
+        self.assertEqual(len(uuids), 2, "split into a job per event")
+        for own_uuid in uuids:
+            self.run_healthy(own_uuid)
+        self.assertEqual(self.states(self.event_id, other), ["done", "done"])
+        self.assertEqual(self.snapshot()["partners"], 2)
+
+    def test_event_stranded_by_a_failed_job_is_queued_again(self):
+        """An event left *queued* by a job that ended without processing it
+        (failed, cancelled, deleted) is queued again by the safety cron,
+        every such end counted, and fails with *Retries exhausted* at its
+        flow's maximum instead of going round for ever."""
+        job_uuid = self.enqueue()
+        with self.committed_env() as env:
+            env["dsync.backend"].browse(self.backend_id)._dsync_flow_for_topic(
+                "probe"
+            ).max_retries = 3
+            env.cr.execute(
+                "UPDATE queue_job SET state = 'failed', date_created = date_created"
+                " - interval '5 minutes' WHERE uuid = %s",
+                (job_uuid,),
+            )
+        rounds = []
+        for _round in range(3):
+            with self.committed_env() as env:
+                env["dsync.backend"]._cron_dsync_dispatch_received()
+            with self.committed_env() as env:
+                event = env["dsync.event"].browse(self.event_id)
+                rounds.append((event.state, event.job_id.retry))
+                if event.state != "queued":
+                    break
+                # its new job fails too, as if its connection kept dropping
+                env.cr.execute(
+                    "UPDATE queue_job SET state = 'failed', date_created = date_created"
+                    " - interval '5 minutes' WHERE id = %s",
+                    (event.job_id.id,),
+                )
+                self.job_uuids.append(event.job_id.uuid)
+        self.assertEqual(rounds, [("queued", 1), ("queued", 2), ("failed", 2)])
+        with self.committed_env() as env:
+            exception = env["dsync.event"].browse(self.event_id).exception_ids
+            self.assertEqual(exception.category, "retries_exhausted")
+        self.assertEqual(self.snapshot()["partners"], 0)
+
+    def test_stranded_event_with_a_live_job_is_left_alone(self):
+        """A queued event whose own job is still due is not queued twice."""
+        other = self.add_event()
+        job_uuid = self.batch_job([self.event_id, other])
+        with self.committed_env() as env:
+            # the batch ended without processing; one event has a job waiting
+            env.cr.execute(
+                "UPDATE queue_job SET state = 'done', date_created = date_created"
+                " - interval '5 minutes' WHERE uuid = %s",
+                (job_uuid,),
+            )
+            env["dsync.event"].browse(self.event_id)._dsync_delay(mark=False)
+            env["dsync.event"]._dsync_requeue_stranded()
+            events = env["dsync.event"].browse([self.event_id, other])
+            self.assertEqual(events[0].job_id.uuid, job_uuid, "left alone")
+            self.assertNotEqual(events[1].job_id.uuid, job_uuid, "queued again")
+            self.job_uuids += events.job_id.mapped("uuid")
+
     def test_killed_worker_job_requeued_and_applied_once(self):
         job_uuid = self.enqueue()
         outcome = self.run_killed(job_uuid)
         self.assertIsInstance(
-            outcome.get("error"),
-            psycopg2.Error | AssertionError,
-            f"worker should have died: {outcome}",
+            outcome.get("error"), WorkerKilled, f"worker should have died: {outcome}"
         )
         state = self.snapshot()
         self.assertEqual(

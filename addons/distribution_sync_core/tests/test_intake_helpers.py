@@ -60,3 +60,55 @@ class TestBackoff(unittest.TestCase):
             self.assertLessEqual(delay, step)
         spread = {backoff_seconds(3, rng=rng) for _i in range(50)}
         self.assertGreater(len(spread), 5, "jitter spreads retries")
+
+
+class TestBounds(unittest.TestCase):
+    def test_nesting(self):
+        self.assertTrue(intake.nested_within({"a": [1, {"b": []}]}, 4))
+        self.assertFalse(intake.nested_within({"a": [1, {"b": []}]}, 3))
+        deep = []
+        for _level in range(100_000):
+            deep = [deep]
+        self.assertFalse(intake.nested_within(deep, 64), "no recursion, no crash")
+        self.assertTrue(
+            intake.nested_within({"x": "[[[[" * 100}, 1), "strings are text"
+        )
+
+    def test_text_values(self):
+        self.assertEqual(intake.text_value(" abc ", "id"), "abc")
+        self.assertEqual(intake.text_value(1234, "id"), "1234")
+        self.assertIsNone(intake.text_value(None, "id", required=False))
+        for bad in (True, 1.5, {"a": 1}, ["x"], "a\x00b", "a\tb", "x" * 256, " "):
+            with self.assertRaises(intake.InvalidDelivery, msg=repr(bad)):
+                intake.text_value(bad, "id")
+
+    def test_times(self):
+        self.assertEqual(
+            str(intake.parse_utc("2026-11-20T12:00:00-05:00")), "2026-11-20 17:00:00"
+        )
+        self.assertEqual(
+            str(intake.parse_utc("2023-03-29T18:00:27.877041743Z")),
+            "2023-03-29 18:00:27.877041",
+            "Shopify's nanoseconds",
+        )
+        for bad in (
+            "9999-12-31T23:59:59-01:00",
+            "0001-01-01T00:00:00+01:00",
+            "1969-12-31T23:59:59Z",
+            "2200-01-01T00:00:00Z",
+            "soon",
+            12,
+            "1" * 65,
+        ):
+            with self.assertRaises(intake.InvalidDelivery, msg=repr(bad)):
+                intake.parse_utc(bad)
+
+    def test_labels_are_bounded_and_printable(self):
+        self.assertEqual(intake.label("orders/create\x00\n"), "orders/create")
+        self.assertEqual(len(intake.label("x" * 10_000)), intake.MAX_LABEL_LENGTH)
+        self.assertEqual(intake.label(None), "")
+
+    def test_hostile_signature_headers_compare_false(self):
+        for signature in ("é" * 44, "\udcff", "x" * 10_000, ""):
+            self.assertFalse(intake.verify_base64_hmac("k", b"{}", signature))
+            self.assertFalse(intake.verify_hex_hmac("k", b"{}", signature, "sha256="))

@@ -19,6 +19,7 @@ SECRET = "whsec-test-0123456789"
 
 class WebhookContract:
     backend_type = None
+    backend_values = {}
 
     @classmethod
     def setUpClass(cls):
@@ -28,6 +29,7 @@ class WebhookContract:
                 "name": f"{cls.backend_type} webhook test",
                 "backend_type": cls.backend_type,
                 "inbound_rate_limit": 0,
+                **cls.backend_values,
             }
         )
         cls.backend._dsync_set_secret("webhook_secret", SECRET)
@@ -163,7 +165,7 @@ class WebhookContract:
         rejected = self.events(state="rejected")
         self.assertEqual(rejected.payload, raw.decode())
         self.assertEqual(rejected.http_status, 400)
-        self.assertIn("unparseable", rejected.reject_reason)
+        self.assertEqual(rejected.reject_reason, "invalid delivery: body is not JSON")
 
     def test_contract_oversized_413(self):
         from odoo.tools import config
