@@ -17,20 +17,12 @@ from odoo.exceptions import ValidationError
 from odoo.addons.distribution_sync_core.errors import BusinessError, TransientError
 
 from ..shopify_client import ShopifyAuthError
+from .dsync_backend import normalize_shop_domain
 from .shopify_outbound import REQUIRED_SCOPES
 
 LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
 HOSTNAME = re.compile(rf"^{LABEL}(\.{LABEL})+$")
 OK, FAILED, WARN = "✓", "✗", "!"
-
-
-def normalize_shop_domain(value):
-    """``https://My-Store.myshopify.com/admin`` → ``my-store.myshopify.com``."""
-    if not value:
-        return value
-    domain = value.strip().lower()
-    domain = re.sub(r"^[a-z]+://", "", domain)
-    return domain.split("/", 1)[0].strip(".")
 
 
 class ShopifyFinancialStatus(models.Model):
@@ -148,7 +140,10 @@ class DsyncBackend(models.Model):
         warnings = []
         if not self.shopify_shop_domain:
             warnings.append(
-                _("No shop domain: enter the store's address (my-store.myshopify.com).")
+                _(
+                    "No shop domain: every delivery is refused until it is set "
+                    "(the store's address, my-store.myshopify.com)."
+                )
             )
         if self.shopify_uninstalled_at:
             warnings.append(

@@ -181,9 +181,15 @@ class DsyncEvent(models.Model):
                     with self.env.cr.savepoint(flush=False):
                         context = event.backend_id._dsync_event_context(event, data)
                         vals.update(context_values(self.env, context or {}, currencies))
-                except Exception:  # noqa: BLE001 - context is never worth a failure
+                except Exception as err:  # noqa: BLE001 - never worth a failure
+                    if is_connection_lost(err, self.env.cr):
+                        raise  # the transaction is gone: see dsync.job.mixin
+                    # the error's text may quote the payload: its stack only
                     _logger.warning(
-                        "event %s: business context not read", event.id, exc_info=True
+                        "event %s: business context not read (%s)\n%s",
+                        event.id,
+                        type(err).__name__,
+                        stack_without_message(err),
                     )
             event.sudo().write(vals)
 
