@@ -228,57 +228,53 @@ def play_shopify_orders(call, url, backend, run):
 def special_orders(first_id, run, currency):
     """Three orders a person must look at: (document, what is special)."""
     sku = f"LAMP-{run[:4].upper()}"
-    unknown = make_order(
-        first_id,
-        f"#{first_id}",
-        [("DEMO-1", 1, "12.00"), (sku, 2, "24.50", None, "Brass desk lamp")],
-        currency=currency,
-        customer={
-            "id": first_id * 10,
-            "first_name": "Ada",
-            "last_name": "Lovelace",
-            "email": f"ada-{run}@example.com",
-            "phone": f"+1555{first_id % 10**7:07d}",
-        },
-    )
-    express = make_order(
-        first_id + 1,
-        f"#{first_id + 1}",
-        [("DEMO-2", 1, "15.00")],
-        shipping=("express", "Express (next day)", "25.00"),
-        currency=currency,
-        customer={
-            "id": first_id * 10 + 1,
-            "first_name": "Grace",
-            "last_name": "Hopper",
-            "email": f"grace-{run}@example.com",
-            "phone": f"+1556{first_id % 10**7:07d}",
-        },
-    )
-    mismatch = make_order(
-        first_id + 2,
-        f"#{first_id + 2}",
-        [("DEMO-3", 3, "9.99")],
-        currency=currency,
-        customer={
-            "id": first_id * 10 + 2,
-            "first_name": "Alan",
-            "last_name": "Turing",
-            "email": f"alan-{run}@example.com",
-            "phone": f"+1557{first_id % 10**7:07d}",
-        },
-    )
-    # Shopify's total a cent and a half off what the lines give: Odoo
-    # recomputes it and refuses the difference
+    specs = [
+        (
+            ("Ada", "Lovelace"),
+            [("DEMO-1", 1, "12.00"), (sku, 2, "24.50", None, "Brass desk lamp")],
+            {},
+            f"a SKU Odoo does not know: {sku}",
+        ),
+        (
+            ("Grace", "Hopper"),
+            [("DEMO-2", 1, "15.00")],
+            {"shipping": ("express", "Express (next day)", "25.00")},
+            "a shipping method nobody mapped: express",
+        ),
+        (
+            ("Alan", "Turing"),
+            [("DEMO-3", 3, "9.99")],
+            {},
+            "a total Odoo does not reproduce",
+        ),
+    ]
+    special = []
+    for n, ((first, last), lines, options, what) in enumerate(specs):
+        order_id = first_id + n
+        customer = {
+            "id": order_id * 10,
+            "first_name": first,
+            "last_name": last,
+            "email": f"{first.lower()}-{run}@example.com",
+            "phone": f"+155{5 + n}{first_id % 10**7:07d}",
+        }
+        doc = make_order(
+            order_id,
+            f"#{order_id}",
+            lines,
+            currency=currency,
+            customer=customer,
+            **options,
+        )
+        special.append((doc, what))
+    # Shopify's total 15 cents off what the lines give: Odoo recomputes it
+    # and refuses the difference
+    mismatch = special[2][0]
     total = f"{float(mismatch['total_price']) + 0.15:.2f}"
     mismatch["total_price"] = total
     for money in mismatch["total_price_set"].values():
         money["amount"] = total
-    return [
-        (unknown, f"a SKU Odoo does not know: {sku}"),
-        (express, "a shipping method nobody mapped: express"),
-        (mismatch, "a total Odoo does not reproduce"),
-    ]
+    return special
 
 
 def report_shopify_orders(call, backend, orders, special, since):
