@@ -140,8 +140,10 @@ class DsyncEvent(models.Model):
             )
 
     def write(self, vals):
-        if vals.get("payload_masked") and "partner_name" not in vals:
-            # the name is a copy of the payload's personal data: masked with it
+        if (
+            vals.get("payload_masked") or vals.get("payload_purged")
+        ) and "partner_name" not in vals:
+            # the name is a copy of the payload's personal data: it goes with it
             named = self.filtered("partner_name")
             if named:
                 named.exception_ids.filtered("partner_name").sudo().write(

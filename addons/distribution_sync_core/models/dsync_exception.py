@@ -577,8 +577,6 @@ class DsyncException(models.Model):
                 "default_backend_id": self.backend_id.id,
                 "default_map_type": map_type,
                 "default_external_code": code,
-                "default_external_label": self.doc_ref
-                and _("seen on %s", self.doc_ref),
             },
         }
 

@@ -228,6 +228,16 @@ class TestBusinessContext(DsyncCase):
         self.assertEqual(event.exception_ids.partner_name, "***")
         self.assertEqual(event.doc_ref, "#1001", "the order number is no personal data")
 
+    def test_purging_the_payload_masks_the_customer_name(self):
+        event = self.make_event("order", ORDER)
+        with self.context_hook():
+            event._dsync_fill_context()
+        self.env["dsync.event"]._dsync_purge_before(
+            self.backend, fields.Datetime.now() + timedelta(seconds=1)
+        )
+        self.assertTrue(event.payload_purged)
+        self.assertEqual(event.partner_name, "***")
+
     def test_unknown_context_keys_are_reported(self):
         def typo(backend, event, data):
             return {"ref": "#9", "sku": "A-1"}
