@@ -178,6 +178,16 @@ def scan_refused_deliveries(call):
     )
     if crons:
         call("ir.cron", "method_direct_trigger", crons)
+    for exc in call(
+        "dsync.exception",
+        "search_read",
+        [["category", "=", "security"], ["state", "in", ["open", "in_progress"]]],
+        fields=["name", "occurrences", "last_seen_at"],
+    ):
+        print(
+            f"\nIT's alert: {exc['name']}: {exc['occurrences']} refused so far, "
+            f"the last at {exc['last_seen_at']} (UTC)"
+        )
 
 
 def play_shopify_orders(call, url, backend, run):
@@ -193,7 +203,11 @@ def play_shopify_orders(call, url, backend, run):
     number = 1001 + call(
         "dsync.event",
         "search_count",
-        [["backend_id", "=", backend["id"]], ["topic", "=", "orders/create"]],
+        [
+            ["backend_id", "=", backend["id"]],
+            ["topic", "=", "orders/create"],
+            ["state", "!=", "rejected"],
+        ],
     )
     special = special_orders(first + ORDERS, run, currency)
     for index, doc in enumerate(orders + [doc for doc, _what in special]):

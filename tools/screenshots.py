@@ -234,7 +234,7 @@ def shots(browser, url, cookie):
         "search_read",
         [["topic", "=", "orders/create"], ["state", "=", "done"]],
         fields=["doc_ref"],
-        order="id desc",
+        order="id",
         limit=1,
     )[0]["doc_ref"]
     go("/odoo/action-distribution_sync_core.dsync_event_action")

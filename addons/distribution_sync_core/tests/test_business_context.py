@@ -9,6 +9,7 @@ from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import UserError, ValidationError
+from odoo.tests import Form
 from odoo.tools import mute_logger
 
 from ..errors import BusinessError
@@ -371,3 +372,22 @@ class TestValueMapTargets(DsyncCase):
                     "target_ref": f"account.tax,{tax.id}",
                 }
             )
+
+    def test_value_map_form_as_a_person_fills_it(self):
+        """The form's record-type picker and reference, saved as the web
+        client saves them."""
+        warehouse = self.env["stock.warehouse"].search([], limit=1)
+        form = Form(
+            self.env["dsync.value.map"],
+            view="distribution_sync_core.dsync_value_map_view_form",
+        )
+        form.backend_id = self.backend
+        form.map_type = "location"
+        form.external_code = "gid://shopify/Location/7"
+        self.assertEqual(form.target_model_id.model, "stock.warehouse")
+        form.target_ref = f"stock.warehouse,{warehouse.id}"
+        mapping = form.save()
+        self.assertEqual(mapping.target_ref, warehouse)
+        self.assertEqual(mapping.display_name, "gid://shopify/Location/7")
+        mapping.external_label = "Main warehouse"
+        self.assertEqual(mapping.display_name, "Main warehouse")
