@@ -7,10 +7,16 @@
     "license": "LGPL-3",
     "author": "Distribution Sync",
     "website": "https://github.com/distribution-sync/distribution-sync",
-    "depends": ["distribution_sync_core", "sale_stock", "stock_delivery"],
+    "depends": [
+        "distribution_sync_core",
+        "distribution_sync_stock",
+        "sale_stock",
+        "stock_delivery",
+    ],
     "data": [
         "security/ir.model.access.csv",
         "security/shopify_rules.xml",
+        "data/shopify_financial_status_data.xml",
         "data/dsync_ownership_rule_data.xml",
         "data/ir_cron_data.xml",
         "views/dsync_backend_views.xml",
@@ -18,5 +24,8 @@
         "views/shopify_outbound_views.xml",
     ],
     "demo": ["demo/dsync_backend_demo.xml"],
+    "assets": {
+        "web.assets_tests": ["connector_shopify/static/tests/tours/*.js"],
+    },
     "installable": True,
 }

@@ -19,3 +19,5 @@ from . import account_move_line
 from . import res_partner
 from . import res_users
 from . import ir_cron
+from . import shopify_connection
+from . import shopify_context

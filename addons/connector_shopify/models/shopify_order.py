@@ -693,6 +693,12 @@ class DsyncBackend(models.Model):
             line.sku for line in lines if line.sku and f"sku:{line.sku}" not in found
         }
         if skus:
+            # a SKU a person linked to an existing product (SKU value map)
+            linked = self.env["dsync.value.map"]._dsync_products_by_sku(self, skus)
+            for sku, product in linked.items():
+                found[f"sku:{sku}"] = product
+            skus -= set(linked)
+        if skus:
             products = Product.search(
                 [
                     (key, "in", list(skus)),
@@ -726,6 +732,14 @@ class DsyncBackend(models.Model):
             category,
             "\n".join(text for _c, _k, text in problems),
             kind_key=kind_key,
+            context={"skus": [line.product_key or line.title for line in missing]},
+            fix={
+                "products": [
+                    {"sku": line.sku, "name": line.title, "price": str(line.price)}
+                    for line in missing
+                    if line.sku
+                ]
+            },
         )
 
     def _shopify_product_problem(self, line, rule):
@@ -1451,6 +1465,7 @@ class DsyncBackend(models.Model):
             + (",".join(codes) or "untaxed")
             + (":included" if order.taxes_included else ""),
             details=_amount_details(sale, order),
+            fix=_amount_fix(sale, order, (total, tax), (s_total, s_tax)),
         )
 
     def _shopify_bind(self, record, external_id, updated_at=None, event=None):
@@ -1623,6 +1638,34 @@ def _address_matches(partner, address):
         and norm(partner.city) == norm(address.get("city"))
         and norm(partner.country_id.code) == norm(address.get("country_code"))
     )
+
+
+def _amount_fix(sale, order, odoo, shopify):
+    """Shopify's and Odoo's amounts, line by line and in total (``odoo`` and
+    ``shopify``: (total, tax)), for the exception's side-by-side table."""
+    (total, tax), (s_total, s_tax) = odoo, shopify
+    lines = [
+        {
+            "label": line.title or line.sku,
+            "channel_untaxed": str(line.net),
+            "odoo_untaxed": f"{so_line.price_subtotal:.2f}",
+            "channel_tax": str(sum((t.amount for t in line.tax_lines), Decimal(0))),
+            "odoo_tax": f"{so_line.price_tax:.2f}",
+        }
+        for so_line, line in zip(
+            sale.order_line, order.lines + order.shipping_lines, strict=False
+        )
+    ]
+    return {
+        "currency": order.currency,
+        "lines": lines,
+        "totals": {
+            "channel_total": str(s_total),
+            "odoo_total": str(total),
+            "channel_tax": str(s_tax),
+            "odoo_tax": str(tax),
+        },
+    }
 
 
 def _amount_details(sale, order):

@@ -141,6 +141,16 @@ class TestLinesWithoutProduct(ContentFixtures, TransactionCase):
         self.assertIn("Default Product for Custom Items", exception.message)
         self.assertNotIn("?", exception.message)
         self.assertFalse(self.sale_orders("#1502"))
+        # the exception opens the mapping it waits for, prefilled, for products
+        context = exception.action_open_mapping()["context"]
+        self.assertEqual(
+            (context["default_map_type"], context["default_external_code"]),
+            ("custom_item", "Engraving"),
+        )
+        mapping = self.env["dsync.value.map"].new(
+            {"backend_id": self.backend.id, "map_type": "custom_item"}
+        )
+        self.assertIn("product.product", mapping.allowed_model_ids.mapped("model"))
         self.backend.shopify_custom_item_product_id = self.custom_charge
         exception.action_retry_same_kind()
         run_jobs(self.env)
