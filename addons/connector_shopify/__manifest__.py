@@ -2,7 +2,7 @@
 {
     "name": "Distribution Sync: Shopify Connector",
     "summary": "Shopify orders in, stock and fulfillments out, on the sync pipeline",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Sales/Integrations",
     "license": "LGPL-3",
     "author": "Distribution Sync",
@@ -15,6 +15,7 @@
     ],
     "data": [
         "security/ir.model.access.csv",
+        "security/shopify_rules.xml",
         "data/shopify_financial_status_data.xml",
         "data/dsync_ownership_rule_data.xml",
         "data/ir_cron_data.xml",

@@ -6,7 +6,7 @@ names, and the sale order's and delivery's links to their events."""
 
 from odoo import _, models
 
-from ..order_payload import Money, parse_refund
+from ..order_payload import Money, parse_refund, to_money
 from .shopify_order import _person_name
 
 
@@ -19,6 +19,7 @@ class DsyncBackend(models.Model):
             "orders/updated": _("Order updated"),
             "orders/cancelled": _("Order cancelled"),
             "refunds/create": _("Refund"),
+            "order_transactions/create": _("Payment"),
             "customers/data_request": _("Customer data request"),
             "customers/redact": _("Customer data erasure"),
             "shop/redact": _("Shop data erasure"),
@@ -36,6 +37,8 @@ class DsyncBackend(models.Model):
             return self._shopify_order_context(data)
         if topic == "refunds/create":
             return self._shopify_refund_context(data)
+        if topic == "order_transactions/create":
+            return self._shopify_transaction_context(data)
         if topic in ("customers/redact", "customers/data_request"):
             return self._shopify_customer_request_context(topic, data)
         if topic == "shop/redact":
@@ -96,11 +99,34 @@ class DsyncBackend(models.Model):
             context["currency"] = currencies[0]
         if sale:
             context.update(
-                ref=sale.client_order_ref or sale.name,
+                ref=sale._shopify_name() or sale.name,
                 partner=sale.partner_id,
                 record=sale,
             )
             context.setdefault("currency", sale.currency_id)
+        elif data.get("order_id"):
+            context["ref"] = _("Shopify order %s", data["order_id"])
+        return context
+
+    def _shopify_transaction_context(self, data):
+        """``order_transactions/create``: the paid order (its name, customer
+        and sale order, by binding), the amount and its currency."""
+        context = {"currency": data.get("currency")}
+        try:
+            context["amount"] = to_money(data.get("amount"))
+        except ValueError:
+            pass
+        sale = None
+        if data.get("order_id"):
+            sale = self.env["dsync.binding"]._find_record(
+                self, "sale.order", str(data["order_id"])
+            )
+        if sale:
+            context.update(
+                ref=sale._shopify_name() or sale.name,
+                partner=sale.partner_id,
+                record=sale,
+            )
         elif data.get("order_id"):
             context["ref"] = _("Shopify order %s", data["order_id"])
         return context
@@ -152,20 +178,20 @@ class SaleOrder(models.Model):
         of its Shopify order number on its store (an import that failed
         before the order existed)."""
         domain = super()._dsync_linked_domain()
-        if self.shopify_backend_id and self.client_order_ref:
+        if self.shopify_backend_id and self._shopify_name():
             domain = [
                 "|",
                 *domain,
                 "&",
                 ("backend_id", "=", self.shopify_backend_id.id),
-                ("doc_ref", "=", self.client_order_ref),
+                ("doc_ref", "=", self._shopify_name()),
             ]
         return domain
 
     def _dsync_record_context(self):
         self.ensure_one()
         return {
-            "ref": self.client_order_ref or self.name,
+            "ref": self._shopify_name() or self.name,
             "partner": self.partner_id,
             "amount": self.amount_total,
             "currency": self.currency_id,
@@ -179,6 +205,6 @@ class StockPicking(models.Model):
     def _dsync_record_context(self):
         """A delivery of a Shopify order names the order as Shopify does."""
         context = super()._dsync_record_context()
-        if self.sale_id.client_order_ref:
-            context["ref"] = self.sale_id.client_order_ref
+        if self.sale_id and self.sale_id._shopify_name():
+            context["ref"] = self.sale_id._shopify_name()
         return context

@@ -38,7 +38,7 @@ registry.category("web_tour.tours").add("dsync_clerk_unknown_product", {
         },
         {
             content: "the clerk lands on the sale order of #1001",
-            trigger: ".o_form_view .o_field_widget[name=client_order_ref]:contains('#1001')",
+            trigger: ".o_form_view .o_field_widget[name=shopify_order_name]:contains('#1001')",
         },
         {
             content: "...with its products",
