@@ -31,6 +31,9 @@
         "views/dsync_reconciliation_views.xml",
     ],
     "demo": ["demo/dsync_backend_demo.xml"],
+    "assets": {
+        "web.assets_backend": ["distribution_sync_core/static/src/scss/dsync.scss"],
+    },
     "application": True,
     "installable": True,
 }
