@@ -136,7 +136,8 @@ class TestSequencing(DsyncCase):
         self.process_all(first, second)
         self.assertEqual((first.state, second.state), ("failed", "waiting"))
         self.failing.clear()
-        first.exception_ids.action_retry()
+        with self.processor("ping", self.record):
+            first.exception_ids.action_retry()  # a person's retry runs now
         self.process_all(first, second)
         self.assertEqual((first.state, second.state), ("done", "done"))
         self.assertEqual(self.applied, ["ORDER-1#1", "ORDER-1#2"])
