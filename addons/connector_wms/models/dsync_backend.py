@@ -186,6 +186,15 @@ class DsyncBackend(models.Model):
         for backend in self:
             backend.wms_contract_url = "/connector_wms/static/openapi/wms-v1.yaml"
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("backend_type") == "wms":
+                # the warehouse's confirmations move the same stock: one
+                # batch after the other (see inbound_jobs_limit)
+                vals.setdefault("inbound_jobs_limit", 1)
+        return super().create(vals_list)
+
     # ------------------------------------------------------------------
     # conventions of the core
     # ------------------------------------------------------------------
@@ -205,6 +214,7 @@ class DsyncBackend(models.Model):
                 "name": "Warehouse confirmations",
                 "direction": "in",
                 "topics": WMS_TOPICS,
+                "defaults": {"batch_size": 50},
             },
             {
                 "code": RELEASE_FLOW,

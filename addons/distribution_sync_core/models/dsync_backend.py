@@ -130,6 +130,14 @@ class DsyncBackend(models.Model):
         "which the recovery job then fetches again. "
         "Every other delivery is on disk before the platform gets its answer.",
     )
+    inbound_jobs_limit = fields.Integer(
+        string="Processing Jobs at a Time",
+        default=0,
+        help="How many jobs process this backend's events at the same time "
+        "(0: as many as its job channel runs). 1 applies them one batch after "
+        "the other: for events that move the same stock, whose jobs would "
+        "otherwise wait for each other and retry.",
+    )
     pii_mask_days = fields.Integer(
         string="Mask Personal Data After (days)",
         default=30,
@@ -574,9 +582,13 @@ class DsyncBackend(models.Model):
         return dispatcher.wake(self)
 
     def _dsync_inbound_slots(self):
-        """Processing jobs this backend keeps due or running at most."""
+        """Processing jobs this backend keeps due or running at most: what
+        its channel runs at once, or ``inbound_jobs_limit`` when lower."""
         self.ensure_one()
-        return dispatcher.inbound_slots(self)
+        slots = dispatcher.inbound_slots(self)
+        if self.inbound_jobs_limit > 0:
+            slots = min(slots, self.inbound_jobs_limit)
+        return slots
 
     def _dsync_dispatch_events(self, wait=False):
         """Job entry point of the dispatcher (``dispatcher.dispatch``):

@@ -485,12 +485,16 @@ class DsyncEvent(models.Model):
             return "nothing to do"
         events._dsync_fill_context()
         applied = events._dsync_process_batch()
-        notes = []
-        for event in events:
-            if event in applied:
-                notes.append(event._dsync_conclude("done", applied[event]))
-            else:
-                notes.append(event._dsync_conclude(*event._dsync_process(), batch=True))
+        together = events.filtered(lambda e: e in applied)
+        notes = [
+            event.with_context(dsync_defer_sequence=True)._dsync_conclude(
+                "done", applied[event]
+            )
+            for event in together
+        ]
+        together._dsync_sequence_advance_many()
+        for event in events - together:
+            notes.append(event._dsync_conclude(*event._dsync_process(), batch=True))
         return f"{len(applied)} applied together\n" + "\n".join(notes)
 
     def _dsync_split_dead_batch(self, dead_runs):

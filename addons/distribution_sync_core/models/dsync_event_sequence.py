@@ -224,6 +224,8 @@ class DsyncEvent(models.Model):
         self.ensure_one()
         if not self.sequence_key or not self.sequence:
             return
+        if self.env.context.get("dsync_defer_sequence"):
+            return  # the batch advances its events together
         if state in APPLIED_STATES:
             self.env.cr.execute(
                 """UPDATE dsync_event_sequence
@@ -242,6 +244,37 @@ class DsyncEvent(models.Model):
             return
         self._dsync_release(last + 1)
 
+    def _dsync_sequence_advance_many(self):
+        """:meth:`_dsync_sequence_advance` of these applied events (of one
+        backend, one per key: a batch job's), in two statements."""
+        events = self.filtered(lambda e: e.sequence_key and e.sequence)
+        if not events:
+            return
+        backend = events.backend_id
+        backend.ensure_one()
+        cr = self.env.cr
+        cr.execute_values(
+            """UPDATE dsync_event_sequence s
+                  SET last_applied = greatest(s.last_applied, v.number),
+                      last_event_id = v.event,
+                      write_date = now() at time zone 'UTC'
+                 FROM (VALUES %s) AS v(key, number, event)
+                WHERE s.backend_id = {backend} AND s.key = v.key""".replace(
+                "{backend}", str(int(backend.id))
+            ),
+            [(e.sequence_key, e.sequence, e.id) for e in events],
+        )
+        self.flush_model(["state", "sequence", "sequence_key", "waiting_for"])
+        cr.execute(
+            """SELECT DISTINCT sequence_key FROM dsync_event
+                WHERE backend_id = %s AND sequence_key = ANY(%s)
+                  AND state IN ('waiting', 'failed')""",
+            (backend.id, list(set(events.mapped("sequence_key")))),
+        )
+        waiting = {row[0] for row in cr.fetchall()}
+        for event in events.filtered(lambda e: e.sequence_key in waiting):
+            event._dsync_release(event._dsync_sequence_last() + 1)
+
     def _dsync_sequence_last(self):
         self.env.cr.execute(
             "SELECT last_applied FROM dsync_event_sequence "
@@ -253,32 +286,45 @@ class DsyncEvent(models.Model):
 
     def _dsync_release(self, number):
         """Queue the events of this key that wait for ``number`` (or failed
-        for want of it)."""
-        self.env.flush_all()
+        for want of it); the later ones now wait for ``number``. One query
+        when nothing waits (the usual case)."""
+        self.flush_model(["state", "sequence", "sequence_key", "waiting_for"])
         self.env.cr.execute(
-            """SELECT e.id FROM dsync_event e
+            """SELECT e.id, e.sequence, e.state, e.waiting_for,
+                      e.state = 'failed' AND EXISTS (
+                          SELECT FROM dsync_exception x
+                           WHERE x.event_id = e.id
+                             AND x.category = 'missing_event'
+                             AND x.state IN ('open', 'in_progress'))
+                 FROM dsync_event e
                 WHERE e.backend_id = %s AND e.sequence_key = %s
-                  AND e.sequence = %s
-                  AND (e.state = 'waiting'
-                       OR (e.state = 'failed' AND EXISTS (
-                             SELECT FROM dsync_exception x
-                              WHERE x.event_id = e.id
-                                AND x.category = 'missing_event'
-                                AND x.state IN ('open', 'in_progress'))))
+                  AND e.sequence >= %s AND e.state IN ('waiting', 'failed')
                 ORDER BY e.id""",
             (self.backend_id.id, self.sequence_key, number),
         )
-        following = self.browse([row[0] for row in self.env.cr.fetchall()]).sudo()
-        # the later ones now wait for this number (and since now: the
-        # platform is sending)
-        self.env.cr.execute(
-            """UPDATE dsync_event
-                  SET waiting_for = %s, waiting_since = now() at time zone 'UTC'
-                WHERE backend_id = %s AND sequence_key = %s AND sequence > %s
-                  AND state = 'waiting' AND waiting_for < %s""",
-            (number, self.backend_id.id, self.sequence_key, number, number),
-        )
-        self.invalidate_model(["waiting_for", "waiting_since"])
+        rows = self.env.cr.fetchall()
+        following = self.browse(
+            [
+                row[0]
+                for row in rows
+                if row[1] == number and (row[2] == "waiting" or row[4])
+            ]
+        ).sudo()
+        later = [
+            row[0]
+            for row in rows
+            if row[1] > number and row[2] == "waiting" and (row[3] or 0) < number
+        ]
+        if later:
+            # they now wait for this number (and since now: the platform is
+            # sending)
+            self.env.cr.execute(
+                """UPDATE dsync_event
+                      SET waiting_for = %s, waiting_since = now() at time zone 'UTC'
+                    WHERE id IN %s""",
+                (number, tuple(later)),
+            )
+            self.invalidate_model(["waiting_for", "waiting_since"])
         for event in following:
             event._dsync_delay(note=_("Sequence %s arrived: queued.", number - 1))
         return following
