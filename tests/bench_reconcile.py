@@ -153,9 +153,10 @@ def seed(env, count):
 
 def snapshot(count, drift):
     items = [{"sku": f"RB-{n:06d}", "on_hand": 10 + n % 50} for n in range(count)]
+    items.append({"sku": "RB-SEED", "on_hand": 10})  # the product they were cloned from
     step = max(1, count // max(1, drift))
     off = 0
-    for index in range(0, count, step):
+    for index in range(0, count, step):  # the seed (last) is never off
         if off >= drift:
             break
         items[index]["on_hand"] += 1 if off % 2 == 0 else 20
