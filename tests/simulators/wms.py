@@ -335,6 +335,7 @@ class WmsSimulator:
             }.get(state["status"], f"already_{state['status']}")
             return 409, {}, {"error": error}
         state["document"] = copy.deepcopy(body[kind])
+        state["short"].clear()  # the new version says what is left to ship
         state["version"] = body[kind].get("version", state["version"])
         state["versions"].append(state["version"])
         return 200, {}, {"reference": reference, "status": "updated"}
@@ -373,7 +374,8 @@ class WmsSimulator:
             for line in document["lines"]:
                 if line["sku"] == sku:
                     total += line["quantity"]
-            total -= state["done"][sku] + state["short"][sku]
+            # a unit short is still on the order, waiting for stock
+            total -= state["done"][sku]
         return max(0, total)
 
     def snapshot_items(self, site=None):
@@ -458,7 +460,10 @@ class WmsSimulator:
             for line in lines:
                 state["done"][line["sku"]] += line["quantity"]
                 self.stock[(site, line["sku"])] -= line["quantity"]
-            if complete or not any(q > 0 for q in self.remaining(reference).values()):
+            # short units stay on the order, waiting for stock
+            if complete or not any(
+                q > 0 for q in self.remaining(reference, with_short=True).values()
+            ):
                 state["status"] = "shipped"
             data = {
                 "shipment_id": shipment_id or f"SHP-{next(self._ids)}",
@@ -480,14 +485,17 @@ class WmsSimulator:
             "weight_uom": "kg",
         }
 
-    def remaining(self, reference):
-        """{sku: units released and neither shipped nor short}."""
+    def remaining(self, reference, with_short=False):
+        """{sku: units released and neither shipped nor (unless
+        ``with_short``) short}."""
         state = self._state(reference)
         wanted = Counter()
         for line in state["document"]["lines"]:
             wanted[line["sku"]] += line["quantity"]
         return {
-            sku: quantity - state["done"][sku] - state["short"][sku]
+            sku: quantity
+            - state["done"][sku]
+            - (0 if with_short else state["short"][sku])
             for sku, quantity in wanted.items()
         }
 

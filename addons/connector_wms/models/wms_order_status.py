@@ -5,15 +5,16 @@ short pick, a hold, a cancellation.
 * ``order.short``: the units the warehouse cannot pick. With the
   *backorder* policy they stay open (the next shipment leaves them in a
   backorder); with *cancel* they are cancelled at once (a cancelled split of
-  the move, as Odoo's "no backorder" leaves it). Customer service gets a
-  *short shipped* follow-up either way.
+  the move) and the warehouse gets the order's new version (or its cancel
+  when nothing is left), so that it does not ship them later. Customer
+  service gets a *short shipped* follow-up either way.
 * ``order.on_hold``: the picking shows the hold and its reason; customer
   service gets a follow-up (an address to fix, a payment to check).
 * ``order.cancelled``: what is not shipped is cancelled. When Odoo asked
   for it, that is the end of it; when the warehouse decided, customer
   service gets a follow-up.
 
-None of these changes is sent back to the warehouse: it reported them.
+Nothing else of these is sent back to the warehouse: it reported them.
 """
 
 from collections import defaultdict
@@ -99,6 +100,10 @@ class DsyncBackend(models.Model):
             self._wms_cancel_quantities(applying, short)
             picking.invalidate_recordset()
             backorder = None
+            # Odoo's decision (the policy), not the warehouse's report: the
+            # warehouse gets the order's new version (or its cancel), so that
+            # it does not ship the units later
+            self._wms_post_pickings(picking)
         else:
             backorder = picking
         applying.wms_status_note = note

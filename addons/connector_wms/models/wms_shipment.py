@@ -626,7 +626,12 @@ class DsyncBackend(models.Model):
         )
         sale = picking.sale_id if "sale_id" in picking._fields else None
         order = (sale and (sale.client_order_ref or sale.name)) or picking.origin
-        if backorder:
+        if backorder == picking:
+            outcome = _(
+                "They stay open on %s and ship when the warehouse has them.",
+                picking.name,
+            )
+        elif backorder:
             outcome = _(
                 "They stay open in backorder %s and ship when the warehouse has them.",
                 backorder.name,
