@@ -214,7 +214,10 @@ def main():
             env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
             backend, warehouse = seed(env, args.skus)
             backend_id, warehouse_id = backend.id, warehouse.id
-        print(f"seeded {args.skus} products with stock in {time.perf_counter() - started:.1f} s")
+        print(
+            f"seeded {args.skus} products with stock in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
         items, drifted = snapshot(args.skus, args.drift)
         print(
             f"{os.cpu_count()} CPUs; snapshot of {len(items)} SKUs, {drifted} off "
@@ -234,18 +237,22 @@ def main():
                 print(
                     f"run {number}: compare + {lines} drift lines written in "
                     f"{run.compare_seconds:.3f} s (goal < 10 s); automatic repair of "
-                    f"{run.repaired_count} lines within tolerance {run.repair_seconds:.3f} s; "
-                    f"{run.to_approve_count} waiting for approval; whole run {total:.3f} s"
+                    f"{run.repaired_count} lines within tolerance "
+                    f"{run.repair_seconds:.3f} s; {run.to_approve_count} waiting for "
+                    f"approval; whole run {total:.3f} s"
                 )
                 cr.rollback()
             with registry.cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
                 backend = env["dsync.backend"].browse(backend_id)
                 warehouse = env["stock.warehouse"].browse(warehouse_id)
-                seconds, found = baseline(env, backend, warehouse, items, args.baseline_skus)
+                seconds, found = baseline(
+                    env, backend, warehouse, items, args.baseline_skus
+                )
                 per_sku = seconds / args.baseline_skus
                 print(
-                    f"       baseline, per-SKU stock.quant reads: {args.baseline_skus} SKUs "
+                    "       baseline, per-SKU stock.quant reads: "
+                    f"{args.baseline_skus} SKUs "
                     f"in {seconds:.2f} s ({per_sku * 1000:.2f} ms a SKU, {found} drift "
                     f"lines); for {len(items)} SKUs: {per_sku * len(items):.0f} s "
                     f"(extrapolated), {per_sku * len(items) / compared:.0f}x "

@@ -66,7 +66,8 @@ class DoneWatcher(Watcher):
     def done(self, picking_ids):
         with self.connection.cursor() as cr:
             cr.execute(
-                "SELECT count(*) FROM stock_picking WHERE id = ANY(%s) AND state = 'done'",
+                """SELECT count(*) FROM stock_picking
+                    WHERE id = ANY(%s) AND state = 'done'""",
                 (list(picking_ids),),
             )
             return cr.fetchone()[0]
@@ -130,7 +131,11 @@ def setup(rpc, sim, skus):
         rpc(
             "product.product",
             "create",
-            {"name": f"Bench WMS {tag} {n}", "default_code": f"BW{tag}-{n}", "is_storable": True},
+            {
+                "name": f"Bench WMS {tag} {n}",
+                "default_code": f"BW{tag}-{n}",
+                "is_storable": True,
+            },
         )
         for n in range(skus)
     ]
@@ -177,7 +182,10 @@ def setup(rpc, sim, skus):
         "stock": stock,
         "out_type": warehouse["out_type_id"][0],
         "customers": rpc(
-            "ir.model.data", "check_object_reference", "stock", "stock_location_customers"
+            "ir.model.data",
+            "check_object_reference",
+            "stock",
+            "stock_location_customers",
         )[1],
         "partner": rpc("res.partner", "create", {"name": f"Bench customer {tag}"}),
         "products": products,
@@ -223,8 +231,11 @@ def run_confirmations(rpc, watcher, sim, url, setup_, count, senders, rng, timeo
     deadline = time.time() + timeout
     while watcher.released(picking_ids) < count and time.time() < deadline:
         time.sleep(0.2)
-    names = {p["id"]: p["name"] for p in rpc("stock.picking", "read", picking_ids, ["name"])}
+    names = {
+        p["id"]: p["name"] for p in rpc("stock.picking", "read", picking_ids, ["name"])
+    }
     docs = [sim.shipment(names[pid], carrier="ups") for pid in picking_ids]
+
     def post(doc):
         sender = WmsSender(url, setup_["token"], SECRET, timeout=30)
         return sender.deliver(doc, attempts=5).status_code
@@ -243,11 +254,16 @@ def run_confirmations(rpc, watcher, sim, url, setup_, count, senders, rng, timeo
     event_ids = rpc(
         "dsync.event",
         "search",
-        [["backend_id", "=", setup_["backend_id"]], ["dedup_key", "in", [d["id"] for d in docs]]],
+        [
+            ["backend_id", "=", setup_["backend_id"]],
+            ["dedup_key", "in", [d["id"] for d in docs]],
+        ],
     )
     jobs, batch_jobs = watcher.batching(event_ids)
     failed = rpc(
-        "dsync.event", "search_count", [["id", "in", event_ids], ["state", "!=", "done"]]
+        "dsync.event",
+        "search_count",
+        [["id", "in", event_ids], ["state", "!=", "done"]],
     )
     return {
         "deliveries": count,
@@ -314,9 +330,7 @@ def main():
     parser.add_argument("--skus", type=int, default=40)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--clients", type=int, default=2)
-    parser.add_argument(
-        "--workers", type=int, default=2 * (os.cpu_count() or 1) + 1
-    )
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--timeout", type=int, default=900)
     parser.add_argument(
         "--template", default=os.environ.get("DSYNC_TEST_DB", "dsync_test")
@@ -336,22 +350,46 @@ def main():
             rpc = Rpc(server.url, server.db)
             watcher = DoneWatcher(server.db)
             setup_ = setup(rpc, sim, args.skus)
-            run_confirmations(rpc, watcher, sim, server.url, setup_, 6, args.senders, rng, args.timeout)
+            run_confirmations(
+                rpc,
+                watcher,
+                sim,
+                server.url,
+                setup_,
+                6,
+                args.senders,
+                rng,
+                args.timeout,
+            )
             run_xmlrpc(rpc, watcher, setup_, 6, 1, rng, args.timeout)
             warm_workers(rpc, args.workers)
             print(
-                f"{os.cpu_count()} CPUs; Odoo: {args.workers} HTTP workers, job channels "
+                f"{os.cpu_count()} CPUs; Odoo: {args.workers} HTTP workers, "
+                "job channels "
                 f"{CHANNELS}; deliveries of 1-3 lines; {args.rounds} rounds of "
                 f"{args.deliveries} shipment confirmations, then {args.rpc_deliveries} "
                 f"XML-RPC validations ({args.clients} clients)"
             )
             for number in range(args.rounds):
                 hook = run_confirmations(
-                    rpc, watcher, sim, server.url, setup_, args.deliveries,
-                    args.senders, rng, args.timeout,
+                    rpc,
+                    watcher,
+                    sim,
+                    server.url,
+                    setup_,
+                    args.deliveries,
+                    args.senders,
+                    rng,
+                    args.timeout,
                 )
                 api = run_xmlrpc(
-                    rpc, watcher, setup_, args.rpc_deliveries, args.clients, rng, args.timeout
+                    rpc,
+                    watcher,
+                    setup_,
+                    args.rpc_deliveries,
+                    args.clients,
+                    rng,
+                    args.timeout,
                 )
                 hooks.append(hook)
                 apis.append(api)
@@ -360,11 +398,13 @@ def main():
                     f"round {number + 1}: confirmations -> validated deliveries "
                     f"{hook['done']}/{hook['deliveries']} in {hook['seconds']:.2f} s = "
                     f"{hook_rate:.1f}/s (posting {hook['post_seconds']:.2f} s, "
-                    f"{hook['accepted']} x 202, {hook['not_done_events']} events not done; "
+                    f"{hook['accepted']} x 202, "
+                    f"{hook['not_done_events']} events not done; "
                     f"{hook['jobs']} jobs, {hook['batch_jobs']} of them batches)"
                 )
                 print(
-                    f"         XML-RPC button_validate {api['done']}/{api['deliveries']} "
+                    "         XML-RPC button_validate "
+                    f"{api['done']}/{api['deliveries']} "
                     f"in {api['seconds']:.2f} s = {api_rate:.1f}/s; "
                     f"ratio {hook_rate / api_rate:.2f}x"
                 )
@@ -378,7 +418,9 @@ def main():
         f"(goal >= 5x)"
     )
     if sim.contract_violations:
-        print(f"contract violations seen by the simulator: {sim.contract_violations[:3]}")
+        print(
+            f"contract violations seen by the simulator: {sim.contract_violations[:3]}"
+        )
 
 
 if __name__ == "__main__":

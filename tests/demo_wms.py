@@ -73,7 +73,9 @@ def setup(call, url, secret, backends):
     )
     demo.wms.target(url, demo.wms_backend["token"], secret)
     # the warehouse counts what it holds: its stock becomes Odoo's
-    demo.wms.deliver([demo.wms.adjustment([(sku, 100, "initial_count") for sku in SKUS])])
+    demo.wms.deliver(
+        [demo.wms.adjustment([(sku, 100, "initial_count") for sku in SKUS])]
+    )
     shop = call(
         "dsync.backend",
         "search_read",
@@ -196,7 +198,9 @@ def _ship_orders(demo):
                 "last_name": ("Rhodes", "Clarke", "Meitner")[n],
             },
         )
-        demo.shopify.send_order_event("orders/create", doc, target_url=target, secret=demo.secret)
+        demo.shopify.send_order_event(
+            "orders/create", doc, target_url=target, secret=demo.secret
+        )
         orders.append((what, doc))
     references = {}
 
@@ -205,7 +209,10 @@ def _ship_orders(demo):
             picks = call(
                 "stock.picking",
                 "search_read",
-                [["origin", "!=", False], ["sale_id.client_order_ref", "=", doc["name"]]],
+                [
+                    ["origin", "!=", False],
+                    ["sale_id.client_order_ref", "=", doc["name"]],
+                ],
                 fields=["name", "wms_state"],
             )
             if not picks or picks[0]["wms_state"] != "released":
@@ -218,19 +225,28 @@ def _ship_orders(demo):
         return
     wms = demo.wms
     for what, doc in orders:
-        print(f"  Shopify {doc['name']} released to the warehouse as {references[what]}")
+        print(
+            f"  Shopify {doc['name']} released to the warehouse as {references[what]}"
+        )
     full = wms.shipment(references["full"])
-    part = wms.shipment(references["two parts"], lines=[{"sku": "DEMO-5", "quantity": 2, "package_ref": "BOX-1"}])
+    part = wms.shipment(
+        references["two parts"],
+        lines=[{"sku": "DEMO-5", "quantity": 2, "package_ref": "BOX-1"}],
+    )
     rest = wms.shipment(references["two parts"])
     short = wms.short(references["short"], [("DEMO-7", 1)])
-    short_ship = wms.shipment(references["short"], lines=[{"sku": "DEMO-7", "quantity": 3, "package_ref": "BOX-1"}])
+    short_ship = wms.shipment(
+        references["short"],
+        lines=[{"sku": "DEMO-7", "quantity": 3, "package_ref": "BOX-1"}],
+    )
     statuses = wms.deliver([full, part, rest, short, short_ship], order="shuffle")
     print(f"  5 warehouse events, shuffled -> {statuses}")
 
     def fulfilled():
-        return all(demo.shopify.fulfillments_of(doc["id"]) for _w, doc in orders) and len(
-            demo.shopify.fulfillments_of(orders[1][1]["id"])
-        ) == 2
+        return (
+            all(demo.shopify.fulfillments_of(doc["id"]) for _w, doc in orders)
+            and len(demo.shopify.fulfillments_of(orders[1][1]["id"])) == 2
+        )
 
     wait(fulfilled)
     for what, doc in orders:
@@ -238,12 +254,22 @@ def _ship_orders(demo):
             items = ", ".join(
                 f"{li['quantity']} x {li['sku']}" for li in fulfillment["lineItems"]
             )
-            tracking = fulfillment["trackingInfo"][0]["number"] if fulfillment["trackingInfo"] else "-"
-            print(f"  Shopify {doc['name']} ({what}): fulfilled {items}, tracking {tracking}")
+            tracking = (
+                fulfillment["trackingInfo"][0]["number"]
+                if fulfillment["trackingInfo"]
+                else "-"
+            )
+            print(
+                f"  Shopify {doc['name']} ({what}): fulfilled {items}, "
+                f"tracking {tracking}"
+            )
     backorder = call(
         "stock.picking",
         "search_read",
-        [["wms_reference", "=", references["short"]], ["state", "not in", ["done", "cancel"]]],
+        [
+            ["wms_reference", "=", references["short"]],
+            ["state", "not in", ["done", "cancel"]],
+        ],
         fields=["name"],
     )
     if backorder:
@@ -297,7 +323,10 @@ def _reconcile(demo):
     demo.wms.set_stock({sku: max(0, qty) for sku, qty in counted.items()})
     pages = demo.wms.snapshot_events(page_size=5)
     statuses = demo.wms.deliver(pages, order="reverse")
-    print(f"\nStock snapshot of the warehouse, {len(pages)} pages, last first -> {statuses}")
+    print(
+        f"\nStock snapshot of the warehouse, {len(pages)} pages, last first "
+        f"-> {statuses}"
+    )
 
     def reconciled():
         return call(

@@ -53,7 +53,9 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
                 "inbound_rate_limit": 0,
                 "wms_warehouse_ids": [Command.set(cls.warehouse.ids)],
                 "wms_picking_type_ids": [
-                    Command.set((cls.warehouse.out_type_id | cls.warehouse.in_type_id).ids)
+                    Command.set(
+                        (cls.warehouse.out_type_id | cls.warehouse.in_type_id).ids
+                    )
                 ],
                 "wms_stock_owner": "wms",
             }
@@ -79,7 +81,11 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
         doc = make_order(order_id, f"#{order_id}", lines)
         target = f"{self.base_url()}/dsync/shopify/{self.backend.token}/webhook"
         (response,) = self.shopify.send_order_event(
-            "orders/create", doc, target_url=target, secret=SHOPIFY_SECRET, session=self.opener
+            "orders/create",
+            doc,
+            target_url=target,
+            secret=SHOPIFY_SECRET,
+            session=self.opener,
         )
         self.assertEqual(response.status_code, 202)
         run_jobs(self.env, ignore_eta=False)  # retries wait for their time
@@ -106,9 +112,7 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
         self.env.invalidate_all()
 
     def test_order_released_shipped_in_two_parts_fulfilled_twice(self):
-        sale = self.shopify_order(
-            9101, [("SKU-A", 3, "10.00"), ("SKU-B", 1, "20.00")]
-        )
+        sale = self.shopify_order(9101, [("SKU-A", 3, "10.00"), ("SKU-B", 1, "20.00")])
         picking = self.delivery_of(sale)
         reference = picking.name
         self.assertEqual(picking.wms_state, "released", "released once confirmed")
@@ -174,7 +178,9 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
         self.env["dsync.backend"]._cron_dsync_dispatch_received()
         self.assertEqual(event.state, "failed")
         exception = event.exception_ids
-        self.assertEqual((exception.category, exception.team), ("missing_event", "operations"))
+        self.assertEqual(
+            (exception.category, exception.team), ("missing_event", "operations")
+        )
         self.assertIn(other.name, exception.message)
         exception.action_apply_without_waiting()
         run_jobs(self.env)
@@ -205,17 +211,24 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
             sale = self.shopify_order(sale_id, [("SKU-A", 5, "10.00")])
             picking = self.delivery_of(sale)
             short = self.wms.short(picking.name, [("SKU-A", 2)])
-            ship = self.wms.shipment(picking.name, lines=[{"sku": "SKU-A", "quantity": 3}])
+            ship = self.wms.shipment(
+                picking.name, lines=[{"sku": "SKU-A", "quantity": 3}]
+            )
             self.assertEqual(self.wms.send(short, ship), [202, 202])
             run_jobs(self.env)
             self.assertEqual(picking.state, "done")
-            open_rest = sale.picking_ids.filtered(lambda p: p.state not in ("done", "cancel"))
+            open_rest = sale.picking_ids.filtered(
+                lambda p: p.state not in ("done", "cancel")
+            )
             if policy == "backorder":
                 self.assertEqual(open_rest.move_ids.product_uom_qty, 2, policy)
             else:
                 self.assertFalse(open_rest, policy)
             follow_up = self.events()[-2].exception_ids
-            self.assertEqual((follow_up.category, follow_up.team), ("short_shipped", "customer_service"))
+            self.assertEqual(
+                (follow_up.category, follow_up.team),
+                ("short_shipped", "customer_service"),
+            )
             self.assertIn(f"#{sale_id}", follow_up.message)
             (fulfillment,) = self.shopify.fulfillments_of(sale_id)
             self.assertEqual(fulfillment["lineItems"][0]["quantity"], 3)
@@ -225,10 +238,10 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
         self.product_c.tracking = "serial"
         Lot = self.env["stock.lot"]
         Lot.create({"name": "B-2026-11", "product_id": self.product_b.id})
-        Lot.create([{"name": f"C-SN-{n}", "product_id": self.product_c.id} for n in (1, 2)])
-        sale = self.shopify_order(
-            9130, [("SKU-B", 2, "20.00"), ("SKU-C", 2, "30.00")]
+        Lot.create(
+            [{"name": f"C-SN-{n}", "product_id": self.product_c.id} for n in (1, 2)]
         )
+        sale = self.shopify_order(9130, [("SKU-B", 2, "20.00"), ("SKU-C", 2, "30.00")])
         picking = self.delivery_of(sale)
         self.assertEqual(
             {p["sku"]: p["tracking"] for p in self.wms.products.values()},
@@ -237,17 +250,28 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
         ship = self.wms.shipment(
             picking.name,
             lines=[
-                {"sku": "SKU-B", "quantity": 2, "package_ref": "CARTON-1",
-                 "lots": [{"lot": "B-2026-11", "quantity": 2}]},
-                {"sku": "SKU-C", "quantity": 2, "package_ref": "CARTON-2",
-                 "serials": ["C-SN-1", "C-SN-2"]},
+                {
+                    "sku": "SKU-B",
+                    "quantity": 2,
+                    "package_ref": "CARTON-1",
+                    "lots": [{"lot": "B-2026-11", "quantity": 2}],
+                },
+                {
+                    "sku": "SKU-C",
+                    "quantity": 2,
+                    "package_ref": "CARTON-2",
+                    "serials": ["C-SN-1", "C-SN-2"],
+                },
             ],
         )
         self.assertEqual(self.wms.send(ship), [202])
         run_jobs(self.env)
         self.assertEqual(picking.state, "done")
         self.assertEqual(
-            sorted((ml.lot_id.name, ml.result_package_id.name) for ml in picking.move_line_ids),
+            sorted(
+                (ml.lot_id.name, ml.result_package_id.name)
+                for ml in picking.move_line_ids
+            ),
             [("B-2026-11", "CARTON-1"), ("C-SN-1", "CARTON-2"), ("C-SN-2", "CARTON-2")],
         )
         self.assertEqual(len(picking.carrier_tracking_ref.split(",")), 2)
@@ -265,7 +289,9 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
                             "product_id": self.product_b.id,
                             "product_uom_qty": 6,
                             "product_uom": self.product_b.uom_id.id,
-                            "location_id": self.env.ref("stock.stock_location_suppliers").id,
+                            "location_id": self.env.ref(
+                                "stock.stock_location_suppliers"
+                            ).id,
                             "location_dest_id": self.warehouse.lot_stock_id.id,
                         }
                     )
@@ -277,7 +303,13 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
         self.assertIn(receipt.name, self.wms.inbounds, "announced as an ASN")
         arrival = self.wms.receipt(
             receipt.name,
-            lines=[{"sku": "SKU-B", "quantity": 6, "lots": [{"lot": "B-IN-1", "quantity": 6}]}],
+            lines=[
+                {
+                    "sku": "SKU-B",
+                    "quantity": 6,
+                    "lots": [{"lot": "B-IN-1", "quantity": 6}],
+                }
+            ],
         )
         self.assertEqual(self.wms.send(arrival), [202])
         run_jobs(self.env)
@@ -288,7 +320,13 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
         self.wms.send(
             self.wms.shipment(
                 picking.name,
-                lines=[{"sku": "SKU-B", "quantity": 2, "lots": [{"lot": "B-IN-1", "quantity": 2}]}],
+                lines=[
+                    {
+                        "sku": "SKU-B",
+                        "quantity": 2,
+                        "lots": [{"lot": "B-IN-1", "quantity": 2}],
+                    }
+                ],
             )
         )
         run_jobs(self.env)
@@ -313,21 +351,23 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
         count = 2500
         products = self.env["product.product"].create(
             [
-                {"name": f"Bulk {n}", "default_code": f"BULK-{n:05d}", "is_storable": True,
-                 "standard_price": 2.0}
+                {
+                    "name": f"Bulk {n}",
+                    "default_code": f"BULK-{n:05d}",
+                    "is_storable": True,
+                    "standard_price": 2.0,
+                }
                 for n in range(count)
             ]
         )
         stock = self.warehouse.lot_stock_id
         self.env.flush_all()
         self.env.cr.execute_values(
-            """INSERT INTO stock_quant (product_id, location_id, company_id, quantity,
-                                        reserved_quantity, in_date, create_date, write_date)
+            """INSERT INTO stock_quant
+                   (product_id, location_id, company_id, quantity,
+                    reserved_quantity, in_date, create_date, write_date)
                VALUES %s""",
-            [
-                (p.id, stock.id, stock.company_id.id, 10.0, 0.0)
-                for p in products
-            ],
+            [(p.id, stock.id, stock.company_id.id, 10.0, 0.0) for p in products],
             template="(%s, %s, %s, %s, %s, now(), now(), now())",
             page_size=1000,
         )
@@ -350,13 +390,15 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
         )
         self.assertEqual(len(runs), 1)
         self.assertEqual(runs.item_count, count)
-        lines = runs.line_ids.filtered(lambda l: l.sku.startswith("BULK-"))
+        lines = runs.line_ids.filtered(lambda line: line.sku.startswith("BULK-"))
         self.assertEqual(
-            sorted(lines.filtered(lambda l: l.state == "repaired").mapped("sku")),
+            sorted(lines.filtered(lambda line: line.state == "repaired").mapped("sku")),
             sorted(drifted_small),
         )
         self.assertEqual(
-            sorted(lines.filtered(lambda l: l.state == "to_approve").mapped("sku")),
+            sorted(
+                lines.filtered(lambda line: line.state == "to_approve").mapped("sku")
+            ),
             sorted(drifted_big),
         )
         by_sku = {p.default_code: p for p in products}

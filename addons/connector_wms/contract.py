@@ -129,9 +129,7 @@ def check(schema_name, document):
     checker = validator(schema_name)
     if checker.is_valid(document):
         return
-    errors = sorted(
-        checker.iter_errors(document), key=lambda e: len(e.absolute_path)
-    )
+    errors = sorted(checker.iter_errors(document), key=lambda e: len(e.absolute_path))
     raise ContractError(describe_error(_deepest(errors[0])))
 
 

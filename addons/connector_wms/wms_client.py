@@ -147,7 +147,9 @@ class WmsClient(WmsAdapter):
             raise WmsAuthError(
                 f"The warehouse refused the API key (HTTP {status}).", status=status
             )
-        detail = payload.get("message") or error or "" if isinstance(payload, dict) else ""
+        detail = (
+            payload.get("message") or error or "" if isinstance(payload, dict) else ""
+        )
         raise WmsRefused(
             f"The warehouse refused {what} (HTTP {status}"
             + (f": {str(detail)[:200]}" if detail else "")
@@ -174,7 +176,11 @@ class WmsClient(WmsAdapter):
 
     def _create(self, path, kind, document, key):
         status, body = self.request(
-            "POST", path, {"idempotency_key": key, kind: document}, key=key, accept=(409,)
+            "POST",
+            path,
+            {"idempotency_key": key, kind: document},
+            key=key,
+            accept=(409,),
         )
         if status == 409:
             if body.get("error") == "duplicate_reference":

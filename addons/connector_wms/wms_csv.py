@@ -190,7 +190,11 @@ def _confirmations(kind, rows, prefix, filename):
     id_column = "shipment_id" if kind == "shipments" else "receipt_id"
     groups = OrderedDict()
     for number, row in rows:
-        key = (row.get("order_ref"), row.get(id_column)) if row.get("order_ref") and row.get(id_column) else ("row", number)
+        key = (
+            (row.get("order_ref"), row.get(id_column))
+            if row.get("order_ref") and row.get(id_column)
+            else ("row", number)
+        )
         groups.setdefault(key, []).append((number, row))
     docs, errors = [], {}
     for group in groups.values():
@@ -201,7 +205,9 @@ def _confirmations(kind, rows, prefix, filename):
         except RowError as err:
             doc = {
                 "id": doc_id,
-                "type": "shipment.confirmed" if kind == "shipments" else "receipt.confirmed",
+                "type": "shipment.confirmed"
+                if kind == "shipments"
+                else "receipt.confirmed",
                 "occurred_at": now_iso(),
                 "order_ref": group[0][1].get("order_ref") or None,
                 "data": {"rows": [number for number, _row in group]},
@@ -215,7 +221,9 @@ def _confirmation(kind, group, doc_id):
     shipment = kind == "shipments"
     first_number, first = group[0]
     reference = _text(first, first_number, "order_ref")
-    document_id = _text(first, first_number, "shipment_id" if shipment else "receipt_id")
+    document_id = _text(
+        first, first_number, "shipment_id" if shipment else "receipt_id"
+    )
     lines = OrderedDict()
     packages = OrderedDict()
     sequence = None
@@ -227,14 +235,18 @@ def _confirmation(kind, group, doc_id):
         lot = _text(row, number, "lot", required=False)
         serial = _text(row, number, "serial", required=False)
         expiry = _date(row, number, "expiry_date")
-        package = _text(row, number, "package_ref", required=False) if shipment else None
-        sequence = sequence or _sequence(row, number)
-        complete = complete or _flag(row, number, "order_complete" if shipment else "receipt_complete")
-        if serial and quantity != 1:
-            raise RowError(number, "quantity", "a row with a serial number ships one unit")
-        line = lines.setdefault(
-            (sku, package), {"sku": sku, "quantity": 0}
+        package = (
+            _text(row, number, "package_ref", required=False) if shipment else None
         )
+        sequence = sequence or _sequence(row, number)
+        complete = complete or _flag(
+            row, number, "order_complete" if shipment else "receipt_complete"
+        )
+        if serial and quantity != 1:
+            raise RowError(
+                number, "quantity", "a row with a serial number ships one unit"
+            )
+        line = lines.setdefault((sku, package), {"sku": sku, "quantity": 0})
         line["quantity"] += quantity
         if package:
             line["package_ref"] = package
@@ -293,17 +305,23 @@ def _snapshot(rows, prefix, filename):
                 "sku": _text(row, number, "sku"),
                 "on_hand": _number(row, number, "on_hand", allow_zero=True),
             }
-            allocated = _number(row, number, "allocated", required=False, allow_zero=True)
+            allocated = _number(
+                row, number, "allocated", required=False, allow_zero=True
+            )
             if allocated is not None:
                 item["allocated"] = allocated
             site = site or _text(row, number, "site", required=False)
-            snapshot_id = snapshot_id or _text(row, number, "snapshot_id", required=False)
+            snapshot_id = snapshot_id or _text(
+                row, number, "snapshot_id", required=False
+            )
         except RowError as err:
             errors_rows.append(str(err))
             continue
         items.append(item)
     snapshot_id = snapshot_id or prefix.split(":", 1)[1]
-    pages = [items[i : i + SNAPSHOT_PAGE] for i in range(0, len(items), SNAPSHOT_PAGE)] or [[]]
+    pages = [
+        items[i : i + SNAPSHOT_PAGE] for i in range(0, len(items), SNAPSHOT_PAGE)
+    ] or [[]]
     docs, errors = [], {}
     for index, page in enumerate(pages, start=1):
         data = {

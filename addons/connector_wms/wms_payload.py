@@ -87,7 +87,9 @@ def _lots(raw, what):
         try:
             expiry = date.fromisoformat(expiry) if expiry else None
         except ValueError as err:
-            raise PayloadError(f"{what}: lot {index + 1} has no valid expiry date") from err
+            raise PayloadError(
+                f"{what}: lot {index + 1} has no valid expiry date"
+            ) from err
         lots.append(Lot(item["lot"], float(item["quantity"]), expiry))
     return lots
 
@@ -177,7 +179,9 @@ def _check_serials_once(lines):
     for line in lines:
         for serial in line.serials:
             if (line.sku, serial) in seen:
-                raise PayloadError(f"serial number {serial} of {line.sku} is listed twice")
+                raise PayloadError(
+                    f"serial number {serial} of {line.sku} is listed twice"
+                )
             seen.add((line.sku, serial))
 
 

@@ -51,8 +51,8 @@ from werkzeug.wrappers import Response
 from odoo.tools import config
 
 from . import intake_connection, webhook_dispatcher  # noqa: F401 (route type)
-from .logsafe import stack_without_message, sync_scope
 from .dispatcher import will_dispatch
+from .logsafe import stack_without_message, sync_scope
 from .models.dsync_backend import ROUTE_FIELDS, UnknownRouteToken
 
 _logger = logging.getLogger(__name__)
@@ -701,8 +701,7 @@ class _EventWriter:
             size,
         )
         self.cr.execute(
-            f"INSERT INTO dsync_event ({self.COLUMNS}) VALUES "
-            f"({self.PLACEHOLDERS})",
+            f"INSERT INTO dsync_event ({self.COLUMNS}) VALUES ({self.PLACEHOLDERS})",
             values,
         )
 

@@ -295,7 +295,11 @@ class WmsSimulator:
         for product in body["products"]:
             known = self.products.get(product["sku"])
             status = (
-                "created" if not known else "unchanged" if known == product else "updated"
+                "created"
+                if not known
+                else "unchanged"
+                if known == product
+                else "updated"
             )
             self.products[product["sku"]] = copy.deepcopy(product)
             results.append({"sku": product["sku"], "status": status})
@@ -307,7 +311,9 @@ class WmsSimulator:
         if reference in store:
             return 409, {}, {"error": "duplicate_reference", "reference": reference}
         unknown = [
-            line["sku"] for line in document["lines"] if line["sku"] not in self.products
+            line["sku"]
+            for line in document["lines"]
+            if line["sku"] not in self.products
         ]
         if unknown:
             return 400, {}, {"error": "unknown_sku", "message": ", ".join(unknown)}
@@ -345,8 +351,10 @@ class WmsSimulator:
         if state is None:
             return 404, {}, {"error": "unknown_reference"}
         if state["status"] in ("picking", "shipped", "received"):
-            error = "already_picked" if state["status"] == "picking" else (
-                f"already_{state['status']}"
+            error = (
+                "already_picked"
+                if state["status"] == "picking"
+                else (f"already_{state['status']}")
             )
             return 409, {}, {"error": error}
         state["status"] = "cancelled"

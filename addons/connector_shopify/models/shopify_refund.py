@@ -42,7 +42,9 @@ class DsyncBackend(models.Model):
         if Binding._find_record(self, "account.move", key):
             raise DuplicateEvent(_("Refund %s already has its credit note.", refund.id))
         if Binding._find_record(self, "sale.order", key):
-            raise DuplicateEvent(_("Refund %s was already given to finance.", refund.id))
+            raise DuplicateEvent(
+                _("Refund %s was already given to finance.", refund.id)
+            )
         sale = Binding._find_record(self, "sale.order", refund.order_id)
         if not sale:
             raise TransientError(
@@ -79,8 +81,10 @@ class DsyncBackend(models.Model):
             self._shopify_refund_review(
                 sale,
                 refund,
-                _("Draft credit note %s is ready: check it and post it.")
-                % credit_note.display_name,
+                _(
+                    "Draft credit note %s is ready: check it and post it.",
+                    credit_note.display_name,
+                ),
                 credit_note,
             )
         )

@@ -77,8 +77,7 @@ class DsyncBackend(models.Model):
         "backend_id",
         "picking_type_id",
         string="Operation Types Run by the WMS",
-        help="Leave empty for the delivery and receipt types of the warehouses "
-        "above.",
+        help="Leave empty for the delivery and receipt types of the warehouses above.",
     )
     wms_release_policy = fields.Selection(
         [
@@ -241,11 +240,12 @@ class DsyncBackend(models.Model):
                 if picking.partner_id:
                     context["partner"] = picking.partner_id
         elif event.topic == "inventory.snapshot":
-            context["ref"] = _("Snapshot %(id)s, page %(page)s of %(count)s") % {
-                "id": body.get("snapshot_id"),
-                "page": body.get("page"),
-                "count": body.get("page_count"),
-            }
+            context["ref"] = _(
+                "Snapshot %(id)s, page %(page)s of %(count)s",
+                id=body.get("snapshot_id"),
+                page=body.get("page"),
+                count=body.get("page_count"),
+            )
         elif event.topic == "inventory.adjusted":
             context["ref"] = body.get("adjustment_id") or _("Stock adjustment")
         lines = body.get("lines") if event.topic != "inventory.snapshot" else None

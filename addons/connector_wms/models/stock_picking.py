@@ -79,9 +79,11 @@ class StockPicking(models.Model):
         if self.env.context.get("dsync_wms_apply"):
             return
         released = self.filtered(
-            lambda p: p.wms_state in OPEN_WMS_STATES
-            and p.wms_backend_id
-            and p.state not in ("done", "draft")
+            lambda p: (
+                p.wms_state in OPEN_WMS_STATES
+                and p.wms_backend_id
+                and p.state not in ("done", "draft")
+            )
         )
         for backend in released.wms_backend_id:
             backend._wms_post_pickings(

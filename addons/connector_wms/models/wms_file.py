@@ -82,7 +82,7 @@ class DsyncBackend(models.Model):
                 error=errors,
             ),
             team="warehouse",
-            kind_key=f"file:{event.headers.get('X-Dsync-File') if event.headers else ''}",
+            kind_key=f"file:{(event.headers or {}).get('X-Dsync-File', '')}",
         )
 
     # ------------------------------------------------------------------
@@ -121,7 +121,11 @@ class DsyncBackend(models.Model):
             except wms_csv.FileError as err:
                 _logger.info("backend %s: file %s refused: %s", self.id, name, err)
                 self.message_post(
-                    body=_("File %(name)s was not imported: %(error)s.", name=name, error=err)
+                    body=_(
+                        "File %(name)s was not imported: %(error)s.",
+                        name=name,
+                        error=err,
+                    )
                 )
                 status = "error"
             folder = self.wms_fs_done if status == "done" else self.wms_fs_error

@@ -56,7 +56,9 @@ class DsyncBackend(models.Model):
         adjustment_id, site, lines = self._wms_parse(event, wms_payload.adjustment)
         label = adjustment_id or event.delivery_id
         Binding = self.env["dsync.binding"].sudo()
-        if adjustment_id and Binding._find(self, "stock.move", f"adjustment:{adjustment_id}"):
+        if adjustment_id and Binding._find(
+            self, "stock.move", f"adjustment:{adjustment_id}"
+        ):
             raise DuplicateEvent(_("Adjustment %s was already applied.", adjustment_id))
         if not self._wms_owns_stock():
             raise BusinessError(
@@ -69,7 +71,8 @@ class DsyncBackend(models.Model):
                     "quantities on the backend.",
                     label=label,
                     lines=", ".join(
-                        f"{line.sku} {line.quantity:+g} ({line.reason})" for line in lines
+                        f"{line.sku} {line.quantity:+g} ({line.reason})"
+                        for line in lines
                     ),
                 ),
                 kind_key="stock_level:wms",
@@ -91,7 +94,11 @@ class DsyncBackend(models.Model):
             moves |= self._wms_inventory_moves(
                 warehouse.lot_stock_id,
                 items,
-                _("Warehouse adjustment %(label)s: %(reason)s", label=label, reason=reason),
+                _(
+                    "Warehouse adjustment %(label)s: %(reason)s",
+                    label=label,
+                    reason=reason,
+                ),
             )
         if adjustment_id:
             Binding._bind(self, moves[:1], f"adjustment:{adjustment_id}", event=event)
@@ -136,7 +143,11 @@ class DsyncBackend(models.Model):
         )
         if not lot and line.quantity > 0:
             lot = Lot.create(
-                {"name": line.lot, "product_id": product.id, "company_id": self.company_id.id}
+                {
+                    "name": line.lot,
+                    "product_id": product.id,
+                    "company_id": self.company_id.id,
+                }
             )
         if not lot:
             raise BusinessError(
@@ -194,8 +205,10 @@ class DsyncBackend(models.Model):
                     ],
                 }
             )
-        Move = self.env["stock.move"].sudo().with_context(
-            inventory_mode=False, dsync_wms_apply=True
+        Move = (
+            self.env["stock.move"]
+            .sudo()
+            .with_context(inventory_mode=False, dsync_wms_apply=True)
         )
         moves = Move.create(vals_list)
         moves._action_done()
@@ -284,13 +297,23 @@ class DsyncBackend(models.Model):
         for product_id, sku in self._wms_skus_of(absent).items():
             odoo, flight = on_hand.get(product_id, 0.0), in_flight.get(product_id, 0.0)
             rows.append(
-                _row(sku, warehouse.code, 0.0, odoo, flight, "missing_on_platform", product_id)
+                _row(
+                    sku,
+                    warehouse.code,
+                    0.0,
+                    odoo,
+                    flight,
+                    "missing_on_platform",
+                    product_id,
+                )
             )
         self._wms_unit_values(rows)
         run = self.env["dsync.reconciliation.run"]._dsync_start(
             self,
             "stock",
-            source_ref=_("Snapshot %(id)s of %(site)s", id=snapshot_id, site=warehouse.code),
+            source_ref=_(
+                "Snapshot %(id)s of %(site)s", id=snapshot_id, site=warehouse.code
+            ),
             tolerance_qty=self.wms_tolerance_qty,
             tolerance_value=self.wms_tolerance_value,
         )

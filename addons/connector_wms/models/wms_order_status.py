@@ -76,7 +76,12 @@ class DsyncBackend(models.Model):
                     "product_qty"
                 )
             )
-            if float_compare(quantity, demand, precision_rounding=product.uom_id.rounding) > 0:
+            if (
+                float_compare(
+                    quantity, demand, precision_rounding=product.uom_id.rounding
+                )
+                > 0
+            ):
                 raise BusinessError(
                     "quantity_mismatch",
                     _(
@@ -123,13 +128,20 @@ class DsyncBackend(models.Model):
         for product, quantity in quantities.items():
             left = quantity
             for move in picking.move_ids.filtered(
-                lambda m, p=product: m.product_id == p and m.state not in ("done", "cancel")
+                lambda m, p=product: (
+                    m.product_id == p and m.state not in ("done", "cancel")
+                )
             ).sorted("id", reverse=True):
                 if float_is_zero(left, precision_rounding=product.uom_id.rounding):
                     break
-                if float_compare(
-                    move.product_qty, left, precision_rounding=product.uom_id.rounding
-                ) <= 0:
+                if (
+                    float_compare(
+                        move.product_qty,
+                        left,
+                        precision_rounding=product.uom_id.rounding,
+                    )
+                    <= 0
+                ):
                     left -= move.product_qty
                     move._do_unreserve()
                     move._action_cancel()

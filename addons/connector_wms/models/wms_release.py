@@ -73,10 +73,12 @@ class DsyncBackend(models.Model):
         self.ensure_one()
         types = self._wms_picking_types()
         return pickings.filtered(
-            lambda p: p.picking_type_id in types
-            and p.company_id == self.company_id
-            and p.state in RELEASABLE_STATES
-            and (not p.wms_state or (force and p.wms_state == "cancelled"))
+            lambda p: (
+                p.picking_type_id in types
+                and p.company_id == self.company_id
+                and p.state in RELEASABLE_STATES
+                and (not p.wms_state or (force and p.wms_state == "cancelled"))
+            )
         )
 
     def _wms_release(self, pickings, force=False):
@@ -101,14 +103,18 @@ class DsyncBackend(models.Model):
                 continue
             if policy not in ("on_confirm", "waves"):
                 continue
-            due = self.env["stock.picking"].sudo().search(
-                [
-                    ("picking_type_id", "in", backend._wms_picking_types().ids),
-                    ("state", "in", RELEASABLE_STATES),
-                    ("wms_state", "=", False),
-                    ("company_id", "=", backend.company_id.id),
-                ],
-                order="scheduled_date, id",
+            due = (
+                self.env["stock.picking"]
+                .sudo()
+                .search(
+                    [
+                        ("picking_type_id", "in", backend._wms_picking_types().ids),
+                        ("state", "in", RELEASABLE_STATES),
+                        ("wms_state", "=", False),
+                        ("company_id", "=", backend.company_id.id),
+                    ],
+                    order="scheduled_date, id",
+                )
             )
             released = backend._wms_release(due)
             if policy == "waves":
@@ -159,7 +165,11 @@ class DsyncBackend(models.Model):
             ):
                 if not picking.wms_state or picking.wms_state == "cancelled":
                     continue
-                kind, key, state = f"{kind}_cancel", f"{reference}/cancel", "cancel_requested"
+                kind, key, state = (
+                    f"{kind}_cancel",
+                    f"{reference}/cancel",
+                    "cancel_requested",
+                )
             else:
                 key, state = f"{reference}/v{version}", picking.wms_state or "pending"
             data = {
@@ -228,9 +238,7 @@ class DsyncBackend(models.Model):
                 )
             )
         if items:
-            self.env["dsync.outbox"].sudo()._dsync_post_many(
-                self, RELEASE_FLOW, items
-            )
+            self.env["dsync.outbox"].sudo()._dsync_post_many(self, RELEASE_FLOW, items)
         return len(items)
 
     def action_wms_publish_products(self):
@@ -284,7 +292,9 @@ class DsyncBackend(models.Model):
             "uom": product.uom_id.name,
             "weight": product.weight or 0.0,
             "weight_uom": "lb" if in_lbs else "kg",
-            "tracking": product.tracking if product.tracking in ("lot", "serial") else "none",
+            "tracking": product.tracking
+            if product.tracking in ("lot", "serial")
+            else "none",
         }
 
     def _wms_lines(self, picking, with_lots=False):
@@ -394,12 +404,14 @@ class DsyncBackend(models.Model):
 
     def _wms_send_products(self, client, messages):
         """One upsert of the products of these messages, as they are now."""
-        products = self.env["product.product"].browse(
-            [message._dsync_data()["product_id"] for message in messages]
-        ).exists()
-        self._wms_publish(client, products, key_source="".join(
-            m.idempotency_key for m in messages
-        ))
+        products = (
+            self.env["product.product"]
+            .browse([message._dsync_data()["product_id"] for message in messages])
+            .exists()
+        )
+        self._wms_publish(
+            client, products, key_source="".join(m.idempotency_key for m in messages)
+        )
 
     def _wms_publish(self, client, products, only_missing=False, key_source=""):
         """Upsert ``products`` (with a SKU) at the warehouse and remember the
@@ -429,13 +441,20 @@ class DsyncBackend(models.Model):
             }
         if not documents:
             return
-        key = "products/" + hashlib.sha1(
-            (key_source or json.dumps(list(documents.values()), sort_keys=True)).encode()
-        ).hexdigest()[:24]
+        key = (
+            "products/"
+            + hashlib.sha1(
+                (
+                    key_source or json.dumps(list(documents.values()), sort_keys=True)
+                ).encode()
+            ).hexdigest()[:24]
+        )
         client.upsert_products(list(documents.values()), key)
         Binding = self.env["dsync.binding"].sudo()
         for product, document in documents.items():
-            Binding._bind(self, product, document["sku"], version=_doc_version(document))
+            Binding._bind(
+                self, product, document["sku"], version=_doc_version(document)
+            )
 
     def _wms_send_picking(self, client, message, data):
         picking = self.env["stock.picking"].sudo().browse(data["picking_id"]).exists()
@@ -449,7 +468,9 @@ class DsyncBackend(models.Model):
                     else client.cancel_order(reference, key)
                 )
             except WmsRefused as err:
-                raise self._wms_refusal(picking, reference, err, _("the cancellation"))
+                raise self._wms_refusal(
+                    picking, reference, err, _("the cancellation")
+                ) from err
             if picking:
                 picking.with_context(dsync_wms_apply=True).write(
                     {"wms_state": "cancelled"}
@@ -457,7 +478,9 @@ class DsyncBackend(models.Model):
                 picking.message_post(
                     body=_("The warehouse cancelled %s.", reference)
                     if outcome == "cancelled"
-                    else _("%s never reached the warehouse: nothing to cancel.", reference)
+                    else _(
+                        "%s never reached the warehouse: nothing to cancel.", reference
+                    )
                 )
             return
         if not picking or picking.state in ("done", "cancel"):
@@ -482,7 +505,7 @@ class DsyncBackend(models.Model):
                     else client.create_order(document, key)
                 )
         except WmsRefused as err:
-            raise self._wms_refusal(picking, reference, err, _("the release"))
+            raise self._wms_refusal(picking, reference, err, _("the release")) from err
         vals = {}
         if picking.wms_state == "pending":
             vals["wms_state"] = "released"
@@ -541,4 +564,3 @@ def _address(partner):
         "phone": partner.phone or partner.mobile or None,
         "email": partner.email or None,
     }
-

@@ -27,7 +27,9 @@ class DsyncBackend(models.Model):
     _inherit = "dsync.backend"
 
     def _wms_process_return_received(self, event):
-        reference, return_id, lines = self._wms_parse(event, wms_payload.return_received)
+        reference, return_id, lines = self._wms_parse(
+            event, wms_payload.return_received
+        )
         Binding = self.env["dsync.binding"].sudo()
         if Binding._find(self, "stock.picking", f"return:{return_id}"):
             raise DuplicateEvent(_("Return %s was already applied.", return_id))
@@ -40,7 +42,9 @@ class DsyncBackend(models.Model):
             if not product:
                 raise self._wms_unknown_sku(line.sku, reference)
             wanted[product] += line.quantity
-        plan = self._wms_return_plan(deliveries.with_env(env), wanted, reference, return_id)
+        plan = self._wms_return_plan(
+            deliveries.with_env(env), wanted, reference, return_id
+        )
         returns = env["stock.picking"]
         for delivery, quantities in plan.items():
             returns |= self._wms_make_return(delivery, quantities, lines, products)
@@ -92,9 +96,7 @@ class DsyncBackend(models.Model):
                 lambda m, p=product: m.product_id == p and m.state == "done"
             ).sorted("id"):
                 returned = sum(
-                    m.product_qty
-                    for m in move.returned_move_ids
-                    if m.state != "cancel"
+                    m.product_qty for m in move.returned_move_ids if m.state != "cancel"
                 )
                 room = move.product_qty - returned
                 take = min(left, room)
@@ -178,13 +180,17 @@ class DsyncBackend(models.Model):
             "picked": True,
         }
         if lot_name:
-            lot = self.env["stock.lot"].sudo().search(
-                [
-                    ("name", "=", lot_name),
-                    ("product_id", "=", move.product_id.id),
-                    ("company_id", "in", [False, move.company_id.id]),
-                ],
-                limit=1,
+            lot = (
+                self.env["stock.lot"]
+                .sudo()
+                .search(
+                    [
+                        ("name", "=", lot_name),
+                        ("product_id", "=", move.product_id.id),
+                        ("company_id", "in", [False, move.company_id.id]),
+                    ],
+                    limit=1,
+                )
             )
             if lot:
                 vals["lot_id"] = lot.id
@@ -201,7 +207,9 @@ class DsyncBackend(models.Model):
         vals_list = []
         for line in damaged:
             product = products[line.sku]
-            move_line = returns.move_line_ids.filtered(lambda ml, p=product: ml.product_id == p)[:1]
+            move_line = returns.move_line_ids.filtered(
+                lambda ml, p=product: ml.product_id == p
+            )[:1]
             for name, quantity in line.assignments():
                 vals = {
                     "product_id": product.id,
@@ -217,8 +225,9 @@ class DsyncBackend(models.Model):
                     vals["scrap_location_id"] = self.wms_damaged_location_id.id
                 if name:
                     lot = returns.move_line_ids.filtered(
-                        lambda ml, p=product, n=name: ml.product_id == p
-                        and ml.lot_id.name == n
+                        lambda ml, p=product, n=name: (
+                            ml.product_id == p and ml.lot_id.name == n
+                        )
                     ).lot_id[:1]
                     vals["lot_id"] = lot.id or False
                 vals_list.append(vals)

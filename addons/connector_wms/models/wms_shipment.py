@@ -85,7 +85,11 @@ class DsyncBackend(models.Model):
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise BusinessError(
                 "invalid_payload",
-                _("Event %(id)s is not a WMS %(topic)s event.", id=event.id, topic=event.topic),
+                _(
+                    "Event %(id)s is not a WMS %(topic)s event.",
+                    id=event.id,
+                    topic=event.topic,
+                ),
             ) from err
 
     def _wms_process_shipment_confirmed(self, event):
@@ -145,7 +149,10 @@ class DsyncBackend(models.Model):
         Picking = env["stock.picking"].sudo()
         pickings = defaultdict(lambda: Picking)
         for picking in Picking.search(
-            [("wms_backend_id", "=", self.id), ("wms_reference", "in", list(references))],
+            [
+                ("wms_backend_id", "=", self.id),
+                ("wms_reference", "in", list(references)),
+            ],
             order="id desc",
         ):
             pickings[picking.wms_reference] |= picking
@@ -178,12 +185,16 @@ class DsyncBackend(models.Model):
         }
         lots = {}
         if names:
-            for lot in env["stock.lot"].sudo().search(
-                [
-                    ("name", "in", list(names)),
-                    ("product_id", "in", [p.id for p in products.values()]),
-                    ("company_id", "in", [False, self.company_id.id]),
-                ]
+            for lot in (
+                env["stock.lot"]
+                .sudo()
+                .search(
+                    [
+                        ("name", "in", list(names)),
+                        ("product_id", "in", [p.id for p in products.values()]),
+                        ("company_id", "in", [False, self.company_id.id]),
+                    ]
+                )
             ):
                 lots[(lot.product_id.id, lot.name)] = lot
         return {"pickings": pickings, "done": done, "products": products, "lots": lots}
@@ -334,7 +345,9 @@ class DsyncBackend(models.Model):
                 record=product,
             )
         if product.tracking == "serial" and line.lots and not line.serials:
-            line.serials = [lot.name for lot in line.lots for _i in range(int(lot.quantity))]
+            line.serials = [
+                lot.name for lot in line.lots for _i in range(int(lot.quantity))
+            ]
             line.lots = []
         if product.tracking != "none" and not line.tracked:
             raise BusinessError(
@@ -361,7 +374,12 @@ class DsyncBackend(models.Model):
                     "product_qty"
                 )
             )
-            if float_compare(quantity, demand, precision_rounding=product.uom_id.rounding) > 0:
+            if (
+                float_compare(
+                    quantity, demand, precision_rounding=product.uom_id.rounding
+                )
+                > 0
+            ):
                 raise BusinessError(
                     "quantity_mismatch",
                     _(
@@ -403,10 +421,14 @@ class DsyncBackend(models.Model):
                     lot_vals["lot_id"] = lot.id
                 elif picking_type.use_create_lots:
                     lot_vals["lot_name"] = name
-                    if len(line.lots) and any(
-                        lot.expiry for lot in line.lots if lot.name == name
-                    ) and "expiration_date" in self.env["stock.move.line"]._fields:
-                        expiry = next(lot.expiry for lot in line.lots if lot.name == name)
+                    if (
+                        len(line.lots)
+                        and any(lot.expiry for lot in line.lots if lot.name == name)
+                        and "expiration_date" in self.env["stock.move.line"]._fields
+                    ):
+                        expiry = next(
+                            lot.expiry for lot in line.lots if lot.name == name
+                        )
                         lot_vals["expiration_date"] = expiry
                 else:
                     raise BusinessError(
@@ -582,8 +604,10 @@ class DsyncBackend(models.Model):
             (p.carrier for p in plan.confirmation.packages.values() if p.carrier), None
         )
         if carrier_code:
-            carrier = self.env["dsync.value.map"].sudo()._lookup(
-                self, "carrier_service", carrier_code, required=False
+            carrier = (
+                self.env["dsync.value.map"]
+                .sudo()
+                ._lookup(self, "carrier_service", carrier_code, required=False)
             )
             if carrier and carrier._name == "delivery.carrier":
                 vals["carrier_id"] = carrier.id

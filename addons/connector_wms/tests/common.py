@@ -46,7 +46,12 @@ class WmsFixtures:
         cls.backend._dsync_set_secret("webhook_secret", "wms-test-secret")
         Product = cls.env["product.product"]
         cls.sku_a = Product.create(
-            {"name": "Anvil", "default_code": "WA-1", "is_storable": True, "weight": 2.0}
+            {
+                "name": "Anvil",
+                "default_code": "WA-1",
+                "is_storable": True,
+                "weight": 2.0,
+            }
         )
         cls.sku_b = Product.create(
             {"name": "Bolt", "default_code": "WB-1", "is_storable": True}

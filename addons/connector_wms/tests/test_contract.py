@@ -69,7 +69,9 @@ class TestContract(WmsFixtures, HttpCase):
         self.assertEqual(response.status_code, 200)
         self.assertIn(b"openapi: 3.1.0", response.content)
         route = document["paths"]["/dsync/wms/{token}/events"]["post"]
-        for example in route["requestBody"]["content"]["application/json"]["examples"].values():
+        for example in route["requestBody"]["content"]["application/json"][
+            "examples"
+        ].values():
             check_event(example["value"])
 
     def test_every_type_accepted_by_the_route_with_its_sequence(self):
@@ -82,7 +84,9 @@ class TestContract(WmsFixtures, HttpCase):
             event = self.env["dsync.event"].browse(response.json()["event"])
             self.assertEqual(event.topic, doc["type"])
             if doc["type"] == "inventory.snapshot":
-                self.assertEqual(event.sequence_key, f"snapshot:{doc['data']['snapshot_id']}")
+                self.assertEqual(
+                    event.sequence_key, f"snapshot:{doc['data']['snapshot_id']}"
+                )
             elif doc.get("order_ref") and doc["type"] != "return.received":
                 self.assertEqual(
                     (event.sequence_key, event.sequence),
@@ -103,16 +107,31 @@ class TestContract(WmsFixtures, HttpCase):
             return doc
 
         cases = [
-            (lambda d: d["data"]["lines"][0].update(quantity=-2), "data.lines[0].quantity must be more than its minimum"),
-            (lambda d: d["data"]["lines"][0].update(quantity="two"), "data.lines[0].quantity has the wrong type"),
-            (lambda d: d["data"]["lines"][0].update(quantity=0), "data.lines[0].quantity must be more than its minimum"),
+            (
+                lambda d: d["data"]["lines"][0].update(quantity=-2),
+                "data.lines[0].quantity must be more than its minimum",
+            ),
+            (
+                lambda d: d["data"]["lines"][0].update(quantity="two"),
+                "data.lines[0].quantity has the wrong type",
+            ),
+            (
+                lambda d: d["data"]["lines"][0].update(quantity=0),
+                "data.lines[0].quantity must be more than its minimum",
+            ),
             (lambda d: d.pop("sequence"), "sequence is missing"),
             (lambda d: d.update(sequence=0), "sequence is below its minimum"),
             (lambda d: d.pop("order_ref"), "order_ref is missing"),
             (lambda d: d["data"].pop("shipment_id"), "data.shipment_id is missing"),
             (lambda d: d["data"].update(lines=[]), "data.lines has too few items"),
-            (lambda d: d["data"]["lines"][0].update(sku=""), "data.lines[0].sku is empty"),
-            (lambda d: d["data"]["packages"][0].update(weight_uom="stone"), "is not one of the allowed values"),
+            (
+                lambda d: d["data"]["lines"][0].update(sku=""),
+                "data.lines[0].sku is empty",
+            ),
+            (
+                lambda d: d["data"]["packages"][0].update(weight_uom="stone"),
+                "is not one of the allowed values",
+            ),
         ]
         for change, reason in cases:
             doc = variant(change)
@@ -146,10 +165,16 @@ class TestContract(WmsFixtures, HttpCase):
         )
         check(
             "OrderRequest",
-            {"idempotency_key": "k", "order": backend._wms_document(picking, picking.name, 1)},
+            {
+                "idempotency_key": "k",
+                "order": backend._wms_document(picking, picking.name, 1),
+            },
         )
         check(
             "InboundRequest",
-            {"idempotency_key": "k", "inbound": backend._wms_document(receipt, receipt.name, 1)},
+            {
+                "idempotency_key": "k",
+                "inbound": backend._wms_document(receipt, receipt.name, 1),
+            },
         )
         self.assertEqual(backend._wms_product_document(self.lotted)["tracking"], "lot")

@@ -46,7 +46,9 @@ class TestFiles(WmsCase):
         self.assertEqual(first.carrier_tracking_ref, "1ZFILE1")
         self.assertNotEqual(second.state, "done")
         exception = events[1].exception_ids
-        self.assertEqual((exception.category, exception.team), ("invalid_payload", "warehouse"))
+        self.assertEqual(
+            (exception.category, exception.team), ("invalid_payload", "warehouse")
+        )
         self.assertIn("shipments-1121.csv, row 4, column 'quantity'", exception.message)
         self.assertIn("above zero", exception.message)
         self.assertEqual(events[0].headers["X-Dsync-Source"], "file")
@@ -80,7 +82,7 @@ class TestFiles(WmsCase):
         self.assertEqual(receipt.state, "done")
         self.assertEqual(receipt.move_line_ids.lot_id.name, "LOT-F")
         self.count_stock(self.sku_a, 5)
-        snapshot = "sku,on_hand,allocated\nWA-1,6,0\nWL-1,4,\n".encode()
+        snapshot = b"sku,on_hand,allocated\nWA-1,6,0\nWL-1,4,\n"
         events, problems = self.backend._wms_import_csv(snapshot, "stock.csv")
         run_jobs(self.env)
         events.invalidate_recordset()
@@ -110,7 +112,9 @@ class TestFiles(WmsCase):
             handle.write("not a csv")
         outcome = self.backend._wms_scan_folder()
         self.assertEqual(outcome, {"ship-1.csv": "error", "ship-2.csv": "done"})
-        self.assertEqual(sorted(os.listdir(os.path.join(root, "inbox"))), ["readme.txt"])
+        self.assertEqual(
+            sorted(os.listdir(os.path.join(root, "inbox"))), ["readme.txt"]
+        )
         self.assertEqual(os.listdir(os.path.join(root, "error")), ["ship-1.csv"])
         self.assertEqual(os.listdir(os.path.join(root, "done")), ["ship-2.csv"])
         run_jobs(self.env)

@@ -93,7 +93,8 @@ class TestRelease(WmsCase):
         self.assertEqual(len(message), 1)
         exception = message.exception_ids
         self.assertEqual(
-            (exception.category, exception.team), ("platform_rejected", "customer_service")
+            (exception.category, exception.team),
+            ("platform_rejected", "customer_service"),
         )
         self.assertIn("too late", exception.message)
         self.assertIn(picking.name, exception.message)
@@ -102,12 +103,16 @@ class TestRelease(WmsCase):
         self.backend.wms_release_policy = "manual"
         picking = self.delivery([(self.sku_a, 3)])
         self.assertFalse(picking.wms_state)
-        self.assertFalse(self.messages().filtered(lambda m: m._dsync_data()["kind"] == "order"))
+        self.assertFalse(
+            self.messages().filtered(lambda m: m._dsync_data()["kind"] == "order")
+        )
         picking.action_wms_release()
         picking.action_cancel()
         self.drain()
         self.assertEqual(picking.wms_state, "cancelled")
-        self.assertNotIn(picking.name, self.sim.orders, "the cancel replaced the release")
+        self.assertNotIn(
+            picking.name, self.sim.orders, "the cancel replaced the release"
+        )
 
     def test_outage_keeps_the_order_of_releases(self):
         self.sim.set_outage(503)
@@ -119,7 +124,8 @@ class TestRelease(WmsCase):
         self.time_passes()
         self.drain()
         created = [
-            path for method, path, status in self.sim.requests
+            path
+            for method, path, status in self.sim.requests
             if method == "POST" and path == "/v1/orders" and status == 201
         ]
         self.assertEqual(len(created), 3)

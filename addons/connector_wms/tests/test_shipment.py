@@ -50,7 +50,9 @@ class TestShipments(ShipmentCase):
             picking.carrier_tracking_ref,
             ",".join(p["tracking_number"] for p in doc["data"]["packages"]),
         )
-        self.assertEqual(box1.wms_tracking_ref, doc["data"]["packages"][0]["tracking_number"])
+        self.assertEqual(
+            box1.wms_tracking_ref, doc["data"]["packages"][0]["tracking_number"]
+        )
         # the same shipment again, under a new event id: never twice
         again = dict(doc, id="evt-resent", sequence=2)
         (duplicate,) = self.feed(again)
@@ -95,20 +97,32 @@ class TestShipments(ShipmentCase):
                     "sku": "WL-1",
                     "quantity": 3,
                     "package_ref": "P1",
-                    "lots": [{"lot": "LOT-7", "quantity": 3, "expiry_date": "2027-06-30"}],
+                    "lots": [
+                        {"lot": "LOT-7", "quantity": 3, "expiry_date": "2027-06-30"}
+                    ],
                 },
-                {"sku": "WS-1", "quantity": 2, "package_ref": "P1", "serials": ["SN-1", "SN-2"]},
+                {
+                    "sku": "WS-1",
+                    "quantity": 2,
+                    "package_ref": "P1",
+                    "serials": ["SN-1", "SN-2"],
+                },
             ],
         )
         self.assert_done(*self.feed(doc))
         lines = picking.move_line_ids
         self.assertEqual(
-            sorted((ml.product_id.default_code, ml.lot_id.name, ml.quantity) for ml in lines),
+            sorted(
+                (ml.product_id.default_code, ml.lot_id.name, ml.quantity)
+                for ml in lines
+            ),
             [("WL-1", "LOT-7", 3.0), ("WS-1", "SN-1", 1.0), ("WS-1", "SN-2", 1.0)],
         )
         self.assertEqual(lines.result_package_id.name, "P1")
         self.assertEqual(
-            self.env["stock.quant"]._get_available_quantity(self.lotted, self.stock, lot),
+            self.env["stock.quant"]._get_available_quantity(
+                self.lotted, self.stock, lot
+            ),
             2,
         )
 
@@ -119,13 +133,19 @@ class TestShipments(ShipmentCase):
             picking.name,
             lines=[
                 {"sku": "WA-1", "quantity": 1},
-                {"sku": "WL-1", "quantity": 2, "lots": [{"lot": "LOT-X", "quantity": 2}]},
+                {
+                    "sku": "WL-1",
+                    "quantity": 2,
+                    "lots": [{"lot": "LOT-X", "quantity": 2}],
+                },
             ],
         )
         (event,) = self.feed(doc)
         self.assertEqual(event.state, "failed")
         exception = event.exception_ids
-        self.assertEqual((exception.category, exception.team), ("missing_mapping", "warehouse"))
+        self.assertEqual(
+            (exception.category, exception.team), ("missing_mapping", "warehouse")
+        )
         self.assertIn("LOT-X", exception.message)
         self.assertIn("WL-1", exception.message)
         self.assert_untouched(picking, {self.sku_a: 4})
@@ -153,10 +173,20 @@ class TestShipments(ShipmentCase):
                 [{"sku": "NOT-A-SKU", "quantity": 1}],
                 ("unknown_product", "warehouse", "NOT-A-SKU"),
             ),
-            ({}, [{"sku": "WA-1", "quantity": 3}], ("quantity_mismatch", "warehouse", "only 2")),
             (
                 {},
-                [{"sku": "WA-1", "quantity": 1, "lots": [{"lot": "L1", "quantity": 1}]}],
+                [{"sku": "WA-1", "quantity": 3}],
+                ("quantity_mismatch", "warehouse", "only 2"),
+            ),
+            (
+                {},
+                [
+                    {
+                        "sku": "WA-1",
+                        "quantity": 1,
+                        "lots": [{"lot": "L1", "quantity": 1}],
+                    }
+                ],
                 ("invalid_payload", "warehouse", "does not track"),
             ),
             (
@@ -166,7 +196,13 @@ class TestShipments(ShipmentCase):
             ),
             (
                 {},
-                [{"sku": "WL-1", "quantity": 1, "lots": [{"lot": "L1", "quantity": 2}]}],
+                [
+                    {
+                        "sku": "WL-1",
+                        "quantity": 1,
+                        "lots": [{"lot": "L1", "quantity": 2}],
+                    }
+                ],
                 ("invalid_payload", "warehouse", "add up to 2"),
             ),
             (
@@ -185,7 +221,9 @@ class TestShipments(ShipmentCase):
             (event,) = self.feed(doc)
             exception = event.exception_ids
             self.assertEqual(event.state, "failed", (number, event.state))
-            self.assertEqual((exception.category, exception.team), (category, team), number)
+            self.assertEqual(
+                (exception.category, exception.team), (category, team), number
+            )
             self.assertIn(words, exception.message, number)
             self.assert_untouched(picking, {self.sku_a: 10})
 
@@ -218,7 +256,9 @@ class TestShipments(ShipmentCase):
     def test_batch_of_shipments_validated_together_like_one_by_one(self):
         """Shipments of a batch job validated together leave what single
         events leave; a bad one among them opens its exception alone."""
-        pickings = [self.released([(self.sku_a, 3), (self.sku_b, 1)]) for _i in range(4)]
+        pickings = [
+            self.released([(self.sku_a, 3), (self.sku_b, 1)]) for _i in range(4)
+        ]
         docs = [
             self.sim.shipment(
                 p.name,
@@ -252,10 +292,16 @@ class TestShipments(ShipmentCase):
         self.assertEqual(events[3].exception_ids.category, "quantity_mismatch")
         for picking in pickings[:3]:
             self.assertEqual(picking.state, "done")
-            self.assertEqual(picking.move_ids.mapped("quantity"), [2.0, 0.0] if len(picking.move_ids) == 2 else [2.0])
+            self.assertEqual(
+                picking.move_ids.mapped("quantity"),
+                [2.0, 0.0] if len(picking.move_ids) == 2 else [2.0],
+            )
             backorder = picking.backorder_ids
             self.assertEqual(
-                sorted((m.product_id.default_code, m.product_uom_qty) for m in backorder.move_ids),
+                sorted(
+                    (m.product_id.default_code, m.product_uom_qty)
+                    for m in backorder.move_ids
+                ),
                 [("WA-1", 1.0), ("WB-1", 1.0)],
             )
             self.assertEqual(picking.move_line_ids.result_package_id.name, "B")
@@ -271,17 +317,24 @@ class TestShipments(ShipmentCase):
             )
         )
         self.assertEqual(
-            sorted((m.product_id.default_code, m.product_uom_qty) for m in alone.backorder_ids.move_ids),
+            sorted(
+                (m.product_id.default_code, m.product_uom_qty)
+                for m in alone.backorder_ids.move_ids
+            ),
             [("WA-1", 1.0), ("WB-1", 1.0)],
         )
 
     def test_hold_and_unasked_cancel_are_for_customer_service(self):
         picking = self.released([(self.sku_a, 1)])
-        (hold,) = self.feed(self.sim.on_hold(picking.name, "address_invalid", "No such street"))
+        (hold,) = self.feed(
+            self.sim.on_hold(picking.name, "address_invalid", "No such street")
+        )
         self.assert_done(hold)
         self.assertEqual(picking.wms_state, "on_hold")
         follow_up = self.follow_ups(hold)
-        self.assertEqual((follow_up.category, follow_up.team), ("to_review", "customer_service"))
+        self.assertEqual(
+            (follow_up.category, follow_up.team), ("to_review", "customer_service")
+        )
         self.assertIn("No such street", follow_up.message)
         (cancel,) = self.feed(self.sim.cancelled(picking.name, "address_invalid"))
         self.assert_done(cancel)
@@ -335,7 +388,9 @@ class TestShortPickBackorder(ShipmentCase):
     def test_shipment_completing_the_order_short_keeps_the_rest(self):
         picking = self.released([(self.sku_a, 5)])
         (ship,) = self.feed(
-            self.sim.shipment(picking.name, lines=[{"sku": "WA-1", "quantity": 4}], complete=True)
+            self.sim.shipment(
+                picking.name, lines=[{"sku": "WA-1", "quantity": 4}], complete=True
+            )
         )
         self.assert_done(ship)
         self.assertEqual(picking.backorder_ids.move_ids.product_uom_qty, 1)
@@ -353,7 +408,8 @@ class TestShortPickCancel(ShipmentCase):
         self.assert_done(event)
         open_moves = picking.move_ids.filtered(lambda m: m.state != "cancel")
         self.assertEqual(
-            [(m.product_id.default_code, m.product_uom_qty) for m in open_moves], [("WA-1", 3.0)]
+            [(m.product_id.default_code, m.product_uom_qty) for m in open_moves],
+            [("WA-1", 3.0)],
         )
         cancelled = picking.move_ids.filtered(lambda m: m.state == "cancel")
         self.assertEqual(sum(cancelled.mapped("product_uom_qty")), 4)
@@ -365,7 +421,9 @@ class TestShortPickCancel(ShipmentCase):
             [(line["sku"], line["quantity"]) for line in order["document"]["lines"]],
             [("WA-1", 3.0)],
         )
-        (ship,) = self.feed(self.sim.shipment(picking.name, lines=[{"sku": "WA-1", "quantity": 3}]))
+        (ship,) = self.feed(
+            self.sim.shipment(picking.name, lines=[{"sku": "WA-1", "quantity": 3}])
+        )
         self.assert_done(ship)
         self.assertEqual(picking.state, "done")
         self.assertFalse(picking.backorder_ids)
@@ -373,7 +431,9 @@ class TestShortPickCancel(ShipmentCase):
     def test_shipment_completing_the_order_short_cancels_the_rest(self):
         picking = self.released([(self.sku_a, 5)])
         (ship,) = self.feed(
-            self.sim.shipment(picking.name, lines=[{"sku": "WA-1", "quantity": 4}], complete=True)
+            self.sim.shipment(
+                picking.name, lines=[{"sku": "WA-1", "quantity": 4}], complete=True
+            )
         )
         self.assert_done(ship)
         self.assertEqual(picking.state, "done")

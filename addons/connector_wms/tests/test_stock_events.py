@@ -22,7 +22,9 @@ class TestReceipts(WmsCase):
                 {
                     "sku": "WL-1",
                     "quantity": 6,
-                    "lots": [{"lot": "RCV-LOT-1", "quantity": 6, "expiry_date": "2027-01-31"}],
+                    "lots": [
+                        {"lot": "RCV-LOT-1", "quantity": 6, "expiry_date": "2027-01-31"}
+                    ],
                 },
                 {"sku": "WA-1", "quantity": 5},  # one more than expected
             ],
@@ -33,14 +35,22 @@ class TestReceipts(WmsCase):
         lot = self.env["stock.lot"].search([("name", "=", "RCV-LOT-1")])
         self.assertEqual(lot.product_id, self.lotted, "created by the receipt")
         self.assertEqual(self.on_hand(self.lotted), 6)
-        self.assertEqual(self.on_hand(self.sku_a), 5, "over-receipt taken, as Odoo does")
+        self.assertEqual(
+            self.on_hand(self.sku_a), 5, "over-receipt taken, as Odoo does"
+        )
         backorder = picking.backorder_ids
         self.assertEqual(backorder.move_ids.product_uom_qty, 4, "the rest stays open")
         self.assertEqual(backorder.wms_reference, picking.name)
         (rest,) = self.feed(
             self.sim.receipt(
                 picking.name,
-                lines=[{"sku": "WL-1", "quantity": 1, "lots": [{"lot": "RCV-LOT-2", "quantity": 1}]}],
+                lines=[
+                    {
+                        "sku": "WL-1",
+                        "quantity": 1,
+                        "lots": [{"lot": "RCV-LOT-2", "quantity": 1}],
+                    }
+                ],
                 complete=True,
             )
         )
@@ -109,7 +119,10 @@ class TestAdjustments(WmsCase):
         self.assertEqual(self.on_hand(self.sku_a), 8)
         self.assertEqual(self.on_hand(self.sku_b), 5)
         moves = self.env["stock.move"].search(
-            [("product_id", "in", [self.sku_a.id, self.sku_b.id]), ("is_inventory", "=", True)],
+            [
+                ("product_id", "in", [self.sku_a.id, self.sku_b.id]),
+                ("is_inventory", "=", True),
+            ],
             order="id desc",
             limit=2,
         )
@@ -126,14 +139,16 @@ class TestAdjustments(WmsCase):
         self.assertEqual(self.on_hand(self.sku_a), 10)
 
     def test_bad_adjustments(self):
-        for lines, category in (
-            ([("NOPE", 1, "count")], "unknown_product"),
-        ):
+        for lines, category in (([("NOPE", 1, "count")], "unknown_product"),):
             (event,) = self.feed(self.sim.adjustment(lines))
             self.assertEqual(event.exception_ids.category, category)
         doc = self.sim.event(
             "inventory.adjusted",
-            {"lines": [{"sku": "WA-1", "delta": 1, "reason_code": "count", "lot": "L9"}]},
+            {
+                "lines": [
+                    {"sku": "WA-1", "delta": 1, "reason_code": "count", "lot": "L9"}
+                ]
+            },
         )
         (event,) = self.feed(doc)
         self.assertEqual(event.exception_ids.category, "invalid_payload")
@@ -151,7 +166,11 @@ class TestSnapshots(WmsCase):
         Product = self.env["product.product"]
         products = Product.create(
             [
-                {"name": f"Snap {n}", "default_code": f"SNAP-{n:04d}", "is_storable": True}
+                {
+                    "name": f"Snap {n}",
+                    "default_code": f"SNAP-{n:04d}",
+                    "is_storable": True,
+                }
                 for n in range(30)
             ]
         )
@@ -175,13 +194,20 @@ class TestSnapshots(WmsCase):
         self.assertEqual(set(lines), {"SNAP-0003", "SNAP-0007", "NEW-SKU", "SNAP-0011"})
         self.assertEqual(lines["SNAP-0003"].state, "repaired")
         self.assertEqual(self.on_hand(products[3]), 14)
-        self.assertEqual((lines["SNAP-0007"].state, lines["SNAP-0007"].drift_qty), ("to_approve", -5))
-        self.assertEqual((lines["NEW-SKU"].reason, lines["NEW-SKU"].state), ("unknown_sku", "to_approve"))
+        self.assertEqual(
+            (lines["SNAP-0007"].state, lines["SNAP-0007"].drift_qty), ("to_approve", -5)
+        )
+        self.assertEqual(
+            (lines["NEW-SKU"].reason, lines["NEW-SKU"].state),
+            ("unknown_sku", "to_approve"),
+        )
         self.assertEqual(lines["SNAP-0011"].reason, "missing_on_platform")
         self.assertEqual(run.state, "to_approve")
         lines["SNAP-0007"].action_approve()
         self.assertEqual(self.on_hand(products[7]), 12)
-        self.assertIn(run.name, self.env["stock.move"].browse(lines["SNAP-0007"].repair_id).name)
+        self.assertIn(
+            run.name, self.env["stock.move"].browse(lines["SNAP-0007"].repair_id).name
+        )
 
     def test_in_flight_releases_are_not_drift(self):
         self.count_stock(self.sku_a, 10)
@@ -191,7 +217,9 @@ class TestSnapshots(WmsCase):
         self.sim.set_stock({"WA-1": 10})
         (event,) = self.feed(*self.sim.snapshot_events())
         run = self.env["dsync.reconciliation.run"].browse(event.res_id)
-        self.assertFalse(run.line_ids, run.line_ids.mapped(lambda l: (l.sku, l.drift_qty)))
+        self.assertFalse(
+            run.line_ids, run.line_ids.mapped(lambda line: (line.sku, line.drift_qty))
+        )
         self.assertEqual(run.state, "done")
 
     def test_odoo_owning_stock_leaves_every_drift_to_a_manager(self):
@@ -211,8 +239,14 @@ class TestSnapshots(WmsCase):
         events[1].sudo().waiting_since = fields.Datetime.now() - timedelta(hours=2)
         self.env["dsync.event"]._dsync_fail_expired_waits()
         exception = events[1].exception_ids
-        self.assertEqual((exception.category, exception.team), ("missing_event", "operations"))
-        self.assertFalse(self.env["dsync.reconciliation.run"].search([("backend_id", "=", self.backend.id)]))
+        self.assertEqual(
+            (exception.category, exception.team), ("missing_event", "operations")
+        )
+        self.assertFalse(
+            self.env["dsync.reconciliation.run"].search(
+                [("backend_id", "=", self.backend.id)]
+            )
+        )
 
     def test_reconcile_now_pulls_the_snapshot(self):
         self.count_stock(self.sku_a, 5)
@@ -223,7 +257,9 @@ class TestSnapshots(WmsCase):
         run_jobs(self.env)
         events.invalidate_recordset()
         self.assert_done(*events)
-        run = self.env["dsync.reconciliation.run"].browse(events.sorted("id")[-1].res_id)
+        run = self.env["dsync.reconciliation.run"].browse(
+            events.sorted("id")[-1].res_id
+        )
         self.assertEqual(run.line_ids.mapped("sku"), ["WA-1"])
         self.assertEqual(run.line_ids.state, "repaired")
         self.assertEqual(self.on_hand(self.sku_a), 6)

@@ -106,7 +106,9 @@ class DsyncEvent(models.Model):
                 )
             elif event.sequence_key:
                 event.sequence_status = _(
-                    "Sequence %(n)s of %(key)s", n=event.sequence, key=event.sequence_key
+                    "Sequence %(n)s of %(key)s",
+                    n=event.sequence,
+                    key=event.sequence_key,
                 )
             else:
                 event.sequence_status = False
@@ -258,11 +260,9 @@ class DsyncEvent(models.Model):
                   SET last_applied = greatest(s.last_applied, v.number),
                       last_event_id = v.event,
                       write_date = now() at time zone 'UTC'
-                 FROM (VALUES %s) AS v(key, number, event)
-                WHERE s.backend_id = {backend} AND s.key = v.key""".replace(
-                "{backend}", str(int(backend.id))
-            ),
-            [(e.sequence_key, e.sequence, e.id) for e in events],
+                 FROM (VALUES %s) AS v(backend, key, number, event)
+                WHERE s.backend_id = v.backend AND s.key = v.key""",
+            [(backend.id, e.sequence_key, e.sequence, e.id) for e in events],
         )
         self.flush_model(["state", "sequence", "sequence_key", "waiting_for"])
         cr.execute(

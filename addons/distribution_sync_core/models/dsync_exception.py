@@ -161,9 +161,13 @@ class DsyncException(models.Model):
     @api.depends("state", "event_id.state", "outbox_id.state")
     def _compute_can_retry(self):
         for exc in self:
-            exc.can_retry = exc.state in OPEN_STATES and not exc.follow_up and bool(
-                exc.event_id.state in ("failed", "received", "queued", "waiting")
-                or exc.outbox_id.state == "failed"
+            exc.can_retry = (
+                exc.state in OPEN_STATES
+                and not exc.follow_up
+                and bool(
+                    exc.event_id.state in ("failed", "received", "queued", "waiting")
+                    or exc.outbox_id.state == "failed"
+                )
             )
 
     @api.depends("category", "fix_data", "kind_key")
@@ -478,13 +482,6 @@ class DsyncException(models.Model):
         )
         return True
 
-    def action_resolve(self):
-        """Mark follow-ups done: the person did what they asked."""
-        for exc in self.filtered(lambda e: e.state in OPEN_STATES):
-            exc.write({"state": "resolved", "resolved_at": fields.Datetime.now()})
-            exc.message_post(body=_("Marked done by %s.", self.env.user.name))
-        return True
-
     def action_apply_without_waiting(self):
         """Apply the events behind *Missing earlier event* exceptions without
         the events they wait for (see ``dsync.event``'s sequencing)."""
@@ -496,9 +493,7 @@ class DsyncException(models.Model):
         todo.event_id.sudo().action_apply_without_waiting()
         for exc in todo:
             exc.message_post(
-                body=_(
-                    "Applied without the missing events by %s.", self.env.user.name
-                )
+                body=_("Applied without the missing events by %s.", self.env.user.name)
             )
         todo.filtered(lambda e: e.state == "open").write({"state": "in_progress"})
         return True

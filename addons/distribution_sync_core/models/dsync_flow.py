@@ -1,8 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 
-from ..errors import backoff_seconds
 from ..dispatcher import backend_channel
+from ..errors import backoff_seconds
 
 
 class DsyncFlow(models.Model):

@@ -44,8 +44,12 @@ class DsyncReconciliationLine(models.Model):
     )
     reason = fields.Selection(REASONS, required=True, readonly=True)
     res_model = fields.Char("Odoo Model", readonly=True)
-    res_id = fields.Many2oneReference("Odoo Record", model_field="res_model", readonly=True)
-    odoo_qty = fields.Float("Odoo Quantity", readonly=True, digits="Product Unit of Measure")
+    res_id = fields.Many2oneReference(
+        "Odoo Record", model_field="res_model", readonly=True
+    )
+    odoo_qty = fields.Float(
+        "Odoo Quantity", readonly=True, digits="Product Unit of Measure"
+    )
     platform_qty = fields.Float(
         "Platform Quantity", readonly=True, digits="Product Unit of Measure"
     )
@@ -57,7 +61,9 @@ class DsyncReconciliationLine(models.Model):
         "account on both sides before the drift is computed.",
     )
     drift_qty = fields.Float(
-        "Drift", readonly=True, digits="Product Unit of Measure",
+        "Drift",
+        readonly=True,
+        digits="Product Unit of Measure",
         help="What Odoo's quantity must change by to match the platform's.",
     )
     unit_value = fields.Float(readonly=True, digits="Product Price")

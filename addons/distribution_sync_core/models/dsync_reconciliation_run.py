@@ -73,9 +73,7 @@ class DsyncReconciliationRun(models.Model):
     )
     started_at = fields.Datetime(readonly=True, default=fields.Datetime.now)
     compared_at = fields.Datetime(readonly=True)
-    compare_seconds = fields.Float(
-        "Comparison Time (s)", readonly=True, digits=(16, 3)
-    )
+    compare_seconds = fields.Float("Comparison Time (s)", readonly=True, digits=(16, 3))
     repair_seconds = fields.Float(
         "Automatic Repair Time (s)", readonly=True, digits=(16, 3)
     )

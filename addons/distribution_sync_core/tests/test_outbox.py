@@ -213,8 +213,9 @@ class TestOutbox(DsyncCase):
         messages = self.Outbox.browse()
         for i in range(5):
             messages |= self.post(f"REL-{i}", {"n": i}, trigger=False)
-        with self.sender("outbound", sender), mute_logger(
-            "odoo.addons.distribution_sync_core.models.dsync_backend"
+        with (
+            self.sender("outbound", sender),
+            mute_logger("odoo.addons.distribution_sync_core.models.dsync_backend"),
         ):
             flow._enqueue_drain()
             run_jobs(self.env, ignore_eta=False)

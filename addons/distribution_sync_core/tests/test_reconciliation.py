@@ -34,7 +34,11 @@ class TestReconciliation(DsyncCase):
     def run_with(self, rows, auto_repair=True, tol_qty=2.0, tol_value=50.0):
         Run = self.env["dsync.reconciliation.run"]
         run = Run._dsync_start(
-            self.backend, "stock", "snap-1", tolerance_qty=tol_qty, tolerance_value=tol_value
+            self.backend,
+            "stock",
+            "snap-1",
+            tolerance_qty=tol_qty,
+            tolerance_value=tol_value,
         )
         run._dsync_add_lines(rows)
         return run._dsync_conclude(len(rows) + 10, 0.01, auto_repair)
