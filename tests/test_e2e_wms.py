@@ -16,7 +16,7 @@ from odoo.addons.connector_shopify.tests.order_common import (
     ShopifyOrderFixtures,
 )
 from odoo.addons.distribution_sync_core.intake import rate_limiter
-from odoo.addons.distribution_sync_core.tests.common import run_jobs
+from odoo.addons.distribution_sync_core.tests.common import run_jobs, time_passes
 
 from tests.simulators.shopify import DEFAULT_TOKEN, ShopifySimulator
 from tests.simulators.shopify_orders import make_order
@@ -102,14 +102,6 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
         return self.env["dsync.event"].search(
             [("backend_id", "=", self.wms_backend.id)], order="id"
         )
-
-    def time_passes(self):
-        self.env.flush_all()
-        self.env.cr.execute(
-            "UPDATE dsync_outbox SET next_attempt_at = NULL WHERE state = 'pending'"
-        )
-        self.env.cr.execute("UPDATE queue_job SET eta = NULL WHERE state = 'pending'")
-        self.env.invalidate_all()
 
     def test_order_released_shipped_in_two_parts_fulfilled_twice(self):
         sale = self.shopify_order(9101, [("SKU-A", 3, "10.00"), ("SKU-B", 1, "20.00")])
@@ -199,7 +191,7 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
         )
         self.assertTrue(pending)
         self.wms.clear_outage()
-        self.time_passes()
+        time_passes(self.env)
         run_jobs(self.env, ignore_eta=False)
         self.assertEqual(list(self.wms.orders), references, "in their order")
         for sale in sales:

@@ -47,9 +47,10 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.simulators.server import SimulatorServer
 from tests.simulators.webhook_sender import WmsSender
 
 DEFAULT_API_KEY = "wms-simulator-key"
@@ -75,8 +76,10 @@ def now_iso():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class WmsSimulator:
+class WmsSimulator(SimulatorServer):
     """See the module docstring. Usable as a context manager."""
+
+    thread_name = "wms-simulator"
 
     def __init__(self, api_key=DEFAULT_API_KEY, sites=("WH",), account="Sim 3PL"):
         self.api_key = api_key
@@ -100,45 +103,6 @@ class WmsSimulator:
         self._ids = itertools.count(1)
         self._tracking = itertools.count(100001)
         self._target = None
-        self._server = None
-        self._thread = None
-
-    # ------------------------------------------------------------------
-    # lifecycle
-    # ------------------------------------------------------------------
-    def start(self):
-        simulator = self
-
-        class Handler(_Handler):
-            sim = simulator
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=lambda: self._server.serve_forever(poll_interval=0.05),
-            name="wms-simulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def url(self):
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # ------------------------------------------------------------------
     # controls
@@ -666,6 +630,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - silence the access log
         return
+
+
+WmsSimulator.handler_class = _Handler
 
 
 def all_sent_valid(events):

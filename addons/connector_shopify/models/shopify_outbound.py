@@ -809,19 +809,12 @@ class DsyncBackend(models.Model):
                 url = False
         company = False
         if carrier:
-            mapping = (
+            company = (
                 self.env["dsync.value.map"]
                 .sudo()
-                .search(
-                    [
-                        ("backend_id", "=", self.id),
-                        ("map_type", "=", "carrier_service"),
-                        ("target_ref", "=", f"delivery.carrier,{carrier.id}"),
-                    ],
-                    limit=1,
-                )
+                ._reverse_lookup(self, "carrier_service", carrier)
+                or carrier.name
             )
-            company = mapping.external_code if mapping else carrier.name
         return {"number": number, "company": company, "url": url}
 
     def _shopify_create_fulfillment(

@@ -111,18 +111,20 @@ class StockPicking(models.Model):
             )
         return True
 
-    def action_wms_view_events(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "distribution_sync_core.dsync_event_action"
-        )
-        references = {self.wms_reference, self.name} - {False}
-        action["domain"] = [
+    def _dsync_linked_domain(self):
+        """The picking's sync events and exceptions, and those of the
+        warehouse about its reference (a confirmation that failed before it
+        could be linked to the picking)."""
+        domain = super()._dsync_linked_domain()
+        if not self.wms_reference:
+            return domain
+        return [
+            "|",
+            *domain,
+            "&",
+            ("doc_ref", "=", self.wms_reference),
             ("backend_id.backend_type", "=", "wms"),
-            ("sequence_key", "in", [f"order:{ref}" for ref in references]),
         ]
-        action["context"] = {}
-        return action
 
     @api.model
     def _wms_open_pickings(self, pickings):

@@ -71,11 +71,7 @@ class DsyncBackend(models.Model):
             reasons.add(reason)
         moves = picking.move_ids.filtered(lambda m: m.state not in ("done", "cancel"))
         for product, quantity in short.items():
-            demand = sum(
-                moves.filtered(lambda m, p=product: m.product_id == p).mapped(
-                    "product_qty"
-                )
-            )
+            demand = self._wms_demand(moves, product)
             if (
                 float_compare(
                     quantity, demand, precision_rounding=product.uom_id.rounding

@@ -207,18 +207,7 @@ class DsyncBackend(models.Model):
         self.ensure_one()
         if not products:
             return 0
-        bindings = {
-            binding.res_id: binding.external_version
-            for binding in self.env["dsync.binding"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", self.id),
-                    ("res_model", "=", "product.product"),
-                    ("res_id", "in", products.ids),
-                ]
-            )
-        }
+        bindings = self._wms_published_versions(products)
         items = []
         for product in products.filtered("default_code"):
             document = self._wms_product_document(product)
@@ -240,6 +229,21 @@ class DsyncBackend(models.Model):
         if items:
             self.env["dsync.outbox"].sudo()._dsync_post_many(self, RELEASE_FLOW, items)
         return len(items)
+
+    def _wms_published_versions(self, products):
+        """{product id: version of its document the warehouse has}."""
+        bindings = (
+            self.env["dsync.binding"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", self.id),
+                    ("res_model", "=", "product.product"),
+                    ("res_id", "in", products.ids),
+                ]
+            )
+        )
+        return {binding.res_id: binding.external_version for binding in bindings}
 
     def action_wms_publish_products(self):
         """Button: post every storable product with a SKU the warehouses
@@ -346,19 +350,10 @@ class DsyncBackend(models.Model):
     def _wms_carrier_code(self, carrier):
         if not carrier:
             return None
-        mapping = (
-            self.env["dsync.value.map"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", self.id),
-                    ("map_type", "=", "carrier_service"),
-                    ("target_ref", "=", f"delivery.carrier,{carrier.id}"),
-                ],
-                limit=1,
-            )
+        code = self.env["dsync.value.map"].sudo()._reverse_lookup(
+            self, "carrier_service", carrier
         )
-        return (mapping.external_code if mapping else carrier.name)[:64]
+        return (code or carrier.name)[:64]
 
     # ------------------------------------------------------------------
     # the sender of the flow
@@ -422,18 +417,7 @@ class DsyncBackend(models.Model):
             for product in products.filtered("default_code")
         }
         if only_missing and documents:
-            known = {
-                binding.res_id: binding.external_version
-                for binding in self.env["dsync.binding"]
-                .sudo()
-                .search(
-                    [
-                        ("backend_id", "=", self.id),
-                        ("res_model", "=", "product.product"),
-                        ("res_id", "in", [p.id for p in documents]),
-                    ]
-                )
-            }
+            known = self._wms_published_versions(products)
             documents = {
                 product: document
                 for product, document in documents.items()

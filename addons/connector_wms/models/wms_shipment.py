@@ -310,11 +310,7 @@ class DsyncBackend(models.Model):
         plan.cancel_rest = self._wms_cancel_rest(picking, confirmation, kind)
         if confirmation.complete:
             for product in moves.product_id:
-                left = sum(
-                    moves.filtered(lambda m, p=product: m.product_id == p).mapped(
-                        "product_qty"
-                    )
-                ) - shipped.get(product, 0.0)
+                left = self._wms_demand(moves, product) - shipped.get(product, 0.0)
                 if left > PRECISION:
                     plan.short[product] = left
         return plan
@@ -367,13 +363,16 @@ class DsyncBackend(models.Model):
                 record=product,
             )
 
+    @staticmethod
+    def _wms_demand(moves, product):
+        """What ``moves`` (open moves) still ask of ``product``."""
+        return sum(
+            moves.filtered(lambda m: m.product_id == product).mapped("product_qty")
+        )
+
     def _wms_check_over(self, picking, moves, shipped, reference):
         for product, quantity in shipped.items():
-            demand = sum(
-                moves.filtered(lambda m, p=product: m.product_id == p).mapped(
-                    "product_qty"
-                )
-            )
+            demand = self._wms_demand(moves, product)
             if (
                 float_compare(
                     quantity, demand, precision_rounding=product.uom_id.rounding

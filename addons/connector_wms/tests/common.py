@@ -7,7 +7,7 @@ them, and feed the warehouse's events through the inbox."""
 from odoo import Command
 from odoo.tests import TransactionCase
 
-from odoo.addons.distribution_sync_core.tests.common import run_jobs
+from odoo.addons.distribution_sync_core.tests.common import run_jobs, time_passes
 
 from tests.simulators.wms import DEFAULT_API_KEY, WmsSimulator, contract
 
@@ -96,14 +96,14 @@ class WmsFixtures:
     # ------------------------------------------------------------------
     # Odoo's side
     # ------------------------------------------------------------------
-    def delivery(self, lines, partner=None, confirm=True, **vals):
-        """A delivery of ``lines`` [(product, quantity)] from WH/Stock."""
+    def picking(self, picking_type, source, dest, lines, partner, confirm, **vals):
+        """A transfer of ``lines`` [(product, quantity)]."""
         picking = self.env["stock.picking"].create(
             {
-                "picking_type_id": self.warehouse.out_type_id.id,
-                "location_id": self.stock.id,
-                "location_dest_id": self.customers.id,
-                "partner_id": (partner or self.partner).id,
+                "picking_type_id": picking_type.id,
+                "location_id": source.id,
+                "location_dest_id": dest.id,
+                "partner_id": partner.id,
                 "move_ids": [
                     Command.create(
                         {
@@ -111,8 +111,8 @@ class WmsFixtures:
                             "product_id": product.id,
                             "product_uom_qty": quantity,
                             "product_uom": product.uom_id.id,
-                            "location_id": self.stock.id,
-                            "location_dest_id": self.customers.id,
+                            "location_id": source.id,
+                            "location_dest_id": dest.id,
                         }
                     )
                     for product, quantity in lines
@@ -124,31 +124,27 @@ class WmsFixtures:
             picking.action_confirm()
         return picking
 
-    def receipt(self, lines, confirm=True):
-        picking = self.env["stock.picking"].create(
-            {
-                "picking_type_id": self.warehouse.in_type_id.id,
-                "location_id": self.suppliers.id,
-                "location_dest_id": self.stock.id,
-                "partner_id": self.partner.id,
-                "move_ids": [
-                    Command.create(
-                        {
-                            "name": product.name,
-                            "product_id": product.id,
-                            "product_uom_qty": quantity,
-                            "product_uom": product.uom_id.id,
-                            "location_id": self.suppliers.id,
-                            "location_dest_id": self.stock.id,
-                        }
-                    )
-                    for product, quantity in lines
-                ],
-            }
+    def delivery(self, lines, partner=None, confirm=True, **vals):
+        """A delivery of ``lines`` [(product, quantity)] from the stock."""
+        return self.picking(
+            self.warehouse.out_type_id,
+            self.stock,
+            self.customers,
+            lines,
+            partner or self.partner,
+            confirm,
+            **vals,
         )
-        if confirm:
-            picking.action_confirm()
-        return picking
+
+    def receipt(self, lines, confirm=True):
+        return self.picking(
+            self.warehouse.in_type_id,
+            self.suppliers,
+            self.stock,
+            lines,
+            self.partner,
+            confirm,
+        )
 
     def count_stock(self, product, quantity, lot=None):
         quant = (
@@ -181,12 +177,7 @@ class WmsFixtures:
 
     def time_passes(self):
         """Make every scheduled retry and delayed job due now."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            "UPDATE dsync_outbox SET next_attempt_at = NULL WHERE state = 'pending'"
-        )
-        self.env.cr.execute("UPDATE queue_job SET eta = NULL WHERE state = 'pending'")
-        self.env.invalidate_all()
+        time_passes(self.env)
 
     def release(self, *pickings):
         """Release (by the policy's hook, already done at confirmation) and
