@@ -70,28 +70,7 @@ class DsyncBackend(models.Model):
         if reason:
             reasons.add(reason)
         moves = picking.move_ids.filtered(lambda m: m.state not in ("done", "cancel"))
-        for product, quantity in short.items():
-            demand = self._wms_demand(moves, product)
-            if (
-                float_compare(
-                    quantity, demand, precision_rounding=product.uom_id.rounding
-                )
-                > 0
-            ):
-                raise BusinessError(
-                    "quantity_mismatch",
-                    _(
-                        "The warehouse reports %(qty)s × %(sku)s short on %(ref)s, "
-                        "which has %(open)s open: more than was released.",
-                        qty=quantity,
-                        sku=product.default_code,
-                        ref=reference,
-                        open=demand,
-                    ),
-                    team="warehouse",
-                    kind_key=f"order:{reference}",
-                    record=picking,
-                )
+        self._wms_check_over(picking, moves, short, reference, short=True)
         applying = picking.with_context(dsync_wms_apply=True)
         note = _(
             "Short at the warehouse: %s",

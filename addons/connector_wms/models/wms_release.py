@@ -350,8 +350,10 @@ class DsyncBackend(models.Model):
     def _wms_carrier_code(self, carrier):
         if not carrier:
             return None
-        code = self.env["dsync.value.map"].sudo()._reverse_lookup(
-            self, "carrier_service", carrier
+        code = (
+            self.env["dsync.value.map"]
+            .sudo()
+            ._reverse_lookup(self, "carrier_service", carrier)
         )
         return (code or carrier.name)[:64]
 

@@ -370,31 +370,40 @@ class DsyncBackend(models.Model):
             moves.filtered(lambda m: m.product_id == product).mapped("product_qty")
         )
 
-    def _wms_check_over(self, picking, moves, shipped, reference):
-        for product, quantity in shipped.items():
+    def _wms_check_over(self, picking, moves, quantities, reference, short=False):
+        """A *quantity mismatch* when ``quantities`` ({product: qty} shipped,
+        or short with ``short``) ask more of a product than ``moves`` (the
+        picking's open moves) have."""
+        for product, quantity in quantities.items():
             demand = self._wms_demand(moves, product)
-            if (
-                float_compare(
-                    quantity, demand, precision_rounding=product.uom_id.rounding
+            rounding = product.uom_id.rounding
+            if float_compare(quantity, demand, precision_rounding=rounding) <= 0:
+                continue
+            what = {
+                "qty": quantity,
+                "sku": product.default_code,
+                "ref": reference,
+                "open": demand,
+                "picking": picking.name,
+            }
+            raise BusinessError(
+                "quantity_mismatch",
+                _(
+                    "The warehouse reports %(qty)s × %(sku)s short on %(ref)s, "
+                    "which has %(open)s open: more than was released.",
+                    **what,
                 )
-                > 0
-            ):
-                raise BusinessError(
-                    "quantity_mismatch",
-                    _(
-                        "The warehouse shipped %(qty)s × %(sku)s on %(ref)s, and "
-                        "only %(open)s are open on %(picking)s: more than was "
-                        "released. Nothing was applied; check with the warehouse.",
-                        qty=quantity,
-                        sku=product.default_code,
-                        ref=reference,
-                        open=demand,
-                        picking=picking.name,
-                    ),
-                    team="warehouse",
-                    kind_key=f"order:{reference}",
-                    record=picking,
-                )
+                if short
+                else _(
+                    "The warehouse shipped %(qty)s × %(sku)s on %(ref)s, and "
+                    "only %(open)s are open on %(picking)s: more than was "
+                    "released. Nothing was applied; check with the warehouse.",
+                    **what,
+                ),
+                team="warehouse",
+                kind_key=f"order:{reference}",
+                record=picking,
+            )
 
     def _wms_line_vals(self, plan, candidates, product, line, lookups):
         """Move line values for ``line``, filling ``candidates`` (the

@@ -385,6 +385,14 @@ class TestShortPickBackorder(ShipmentCase):
         self.assertEqual(picking.backorder_ids.move_ids.product_uom_qty, 2)
         self.assertEqual(picking.backorder_ids.state, "confirmed")
 
+    def test_short_of_more_than_is_open(self):
+        picking = self.released([(self.sku_a, 2)])
+        (event,) = self.feed(self.sim.short(picking.name, [("WA-1", 5)]))
+        exception = event.exception_ids
+        self.assertEqual(exception.category, "quantity_mismatch")
+        self.assertIn("5.0 × WA-1 short", exception.message)
+        self.assertEqual(picking.move_ids.product_uom_qty, 2)
+
     def test_shipment_completing_the_order_short_keeps_the_rest(self):
         picking = self.released([(self.sku_a, 5)])
         (ship,) = self.feed(
