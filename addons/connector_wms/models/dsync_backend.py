@@ -376,8 +376,10 @@ class DsyncBackend(models.Model):
 
     def _wms_pickings_of(self, reference):
         """The pickings released under ``reference`` (the original and its
-        backorders), newest first; or, for a picking released by hand or by
-        file, the picking of that name in an operation type the WMS runs."""
+        backorders), newest first; or, for a transfer the warehouse got
+        another way (keyed in, a file), the company's transfer of that name
+        that no other warehouse system has: the warehouse names it, so it
+        is the one (it is then adopted, see :meth:`_wms_adopt`)."""
         self.ensure_one()
         Picking = self.env["stock.picking"].sudo()
         pickings = Picking.search(
@@ -386,13 +388,27 @@ class DsyncBackend(models.Model):
         )
         if pickings:
             return pickings
-        found = Picking.search(
-            [("name", "=", reference), ("company_id", "=", self.company_id.id)],
+        return Picking.search(
+            [
+                ("name", "=", reference),
+                ("company_id", "=", self.company_id.id),
+                ("wms_backend_id", "in", [False, self.id]),
+            ],
             limit=1,
         )
-        if found and self._wms_runs(found):
-            return found
-        return Picking
+
+    def _wms_adopt(self, pickings, reference):
+        """Make ``pickings`` (found by name) the warehouse's order
+        ``reference``, so that their backorders keep the reference."""
+        new = pickings.filtered(lambda p: not p.wms_reference)
+        if new:
+            new.with_context(dsync_wms_apply=True).write(
+                {
+                    "wms_backend_id": self.id,
+                    "wms_reference": reference,
+                    "wms_state": "released",
+                }
+            )
 
     def _wms_order_error(self, reference, what=None):
         return BusinessError(

@@ -37,6 +37,7 @@ class DsyncBackend(models.Model):
         )
         if not pickings:
             raise self._wms_order_error(reference)
+        self._wms_adopt(pickings, reference)
         open_pickings = pickings.filtered(lambda p: p.state not in ("done", "cancel"))
         return open_pickings[:1], pickings
 

@@ -494,6 +494,8 @@ class DsyncBackend(models.Model):
         )
         MoveLine = env["stock.move.line"].sudo()
         moves = env["stock.move"].sudo().concat(*(plan.moves for plan in plans))
+        for plan in plans:
+            self._wms_adopt(plan.picking, plan.confirmation.reference)
         package_vals, package_of = [], []
         for plan in plans:
             for ref, vals in plan.packages.items():

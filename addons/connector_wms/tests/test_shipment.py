@@ -80,6 +80,35 @@ class TestShipments(ShipmentCase):
         self.assertFalse(backorder.backorder_ids)
         self.assertEqual(self.on_hand(self.sku_a), -5)
 
+    def test_transfer_the_warehouse_got_another_way_is_adopted(self):
+        """Never released by Odoo (keyed in at the warehouse, released by a
+        file): the warehouse names it, its shipments apply, its backorder
+        keeps the reference."""
+        self.backend.wms_release_policy = "manual"
+        picking = self.delivery([(self.sku_a, 3)])
+        self.assertFalse(picking.wms_state)
+        doc = self.sim.event(
+            "shipment.confirmed",
+            {"shipment_id": "KEYED-1", "lines": [{"sku": "WA-1", "quantity": 1}]},
+            order_ref=picking.name,
+            sequence=1,
+        )
+        self.assert_done(*self.feed(doc))
+        self.assertEqual(picking.state, "done")
+        self.assertEqual(
+            (picking.wms_reference, picking.backorder_ids.wms_reference),
+            (picking.name, picking.name),
+        )
+        rest = self.sim.event(
+            "shipment.confirmed",
+            {"shipment_id": "KEYED-2", "lines": [{"sku": "WA-1", "quantity": 2}]},
+            order_ref=picking.name,
+            sequence=2,
+        )
+        (event,) = self.feed(rest)
+        self.assert_done(event)
+        self.assertEqual(picking.backorder_ids.state, "done")
+
     def test_lots_and_serials_on_the_move_lines(self):
         lot_model = self.env["stock.lot"]
         lot = lot_model.create({"name": "LOT-7", "product_id": self.lotted.id})
