@@ -15,6 +15,8 @@ CATEGORIES = [
     ("invalid_payload", "Invalid payload"),
     ("unsupported", "Unsupported message"),
     ("processing_error", "Processing error"),
+    ("label_pending", "Label not bought in time"),
+    ("shipment_stuck", "Shipment stuck"),
 ]
 TEAMS = [
     ("operations", "Operations"),
