@@ -7,7 +7,12 @@
     "license": "LGPL-3",
     "author": "Distribution Sync",
     "website": "https://github.com/distribution-sync/distribution-sync",
-    "depends": ["distribution_sync_core", "sale_stock", "stock_delivery"],
+    "depends": [
+        "distribution_sync_core",
+        "distribution_sync_shipment",
+        "sale_stock",
+        "stock_delivery",
+    ],
     "data": [
         "data/dsync_ownership_rule_data.xml",
         "data/ir_cron_data.xml",

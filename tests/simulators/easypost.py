@@ -233,6 +233,7 @@ class EasyPostSimulator:
     def reset_counters(self):
         with self.lock:
             self.calls.clear()
+            self.purchases.clear()
             self.requests.clear()
             self.outage_answers = self.status_429 = 0
 
@@ -622,7 +623,7 @@ class EasyPostSimulator:
     def body(event):
         return json.dumps(event, separators=(",", ":")).encode()
 
-    def deliver(self, url, secret, event, headers=None, timeout=10):
+    def deliver(self, url, secret, event, headers=None, timeout=10, session=None):
         """POST one event to a webhook URL, signed as EasyPost signs."""
         raw = self.body(event)
         sent = {
@@ -631,7 +632,9 @@ class EasyPostSimulator:
             "X-Hmac-Signature": signature(secret, raw),
         }
         sent.update(headers or {})
-        return self.session.post(url, data=raw, headers=sent, timeout=timeout)
+        return (session or self.session).post(
+            url, data=raw, headers=sent, timeout=timeout
+        )
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -23,6 +23,9 @@ text itself is not parsed. Operations:
                          fulfillmentOrderLineItems)``
 ``FulfillmentTrackingInfoUpdate`` ``fulfillmentTrackingInfoUpdate(fulfillmentId,
                          trackingInfoInput, notifyCustomer)``
+``FulfillmentEventCreate`` ``fulfillmentEventCreate(fulfillmentEvent: {fulfillmentId,
+                         status, happenedAt, message, city, province, zip,
+                         country})``: the events are kept on the fulfillment
 =======================  ==================================================
 
 Authentication: the ``X-Shopify-Access-Token`` header must carry the token,
@@ -117,6 +120,20 @@ VALID_REASONS = {
     "restock",
     "safety_stock",
     "shrinkage",
+}
+FULFILLMENT_EVENT_STATUSES = {
+    "ATTEMPTED_DELIVERY",
+    "CARRIER_PICKED_UP",
+    "CONFIRMED",
+    "DELAYED",
+    "DELIVERED",
+    "FAILURE",
+    "IN_TRANSIT",
+    "LABEL_PRINTED",
+    "LABEL_PURCHASED",
+    "OUT_FOR_DELIVERY",
+    "PICKED_UP",
+    "READY_FOR_PICKUP",
 }
 PATH_RE = re.compile(r"^/admin/api/(?P<version>[^/]+)/graphql\.json$")
 UPDATED_AT_RE = re.compile(
@@ -735,6 +752,9 @@ class ShopifySimulator:
         return MUTATION_COST
 
     def _cost_FulfillmentTrackingInfoUpdate(self, variables):
+        return MUTATION_COST
+
+    def _cost_FulfillmentEventCreate(self, variables):
         return MUTATION_COST
 
     def _cost_FulfillmentOrderMove(self, variables):
@@ -1461,6 +1481,59 @@ class ShopifySimulator:
                 "fulfillment": {
                     "id": fulfillment["id"],
                     "trackingInfo": fulfillment["trackingInfo"],
+                },
+                "userErrors": [],
+            }
+        }, MUTATION_COST
+
+    def _op_FulfillmentEventCreate(self, variables):
+        event = variables.get("fulfillmentEvent") or {}
+        found = [f for f in self.fulfillments if f["id"] == event.get("fulfillmentId")]
+        errors = []
+        if not found:
+            errors.append(
+                self._user_error(
+                    ["fulfillmentEvent", "fulfillmentId"], "Fulfillment does not exist."
+                )
+            )
+        if event.get("status") not in FULFILLMENT_EVENT_STATUSES:
+            errors.append(
+                self._user_error(["fulfillmentEvent", "status"], "Status is invalid.")
+            )
+        happened = event.get("happenedAt")
+        try:
+            if happened is not None:
+                parse_time(happened)
+        except (TypeError, ValueError):
+            happened = "invalid"
+        if happened == "invalid":
+            errors.append(
+                self._user_error(
+                    ["fulfillmentEvent", "happenedAt"], "Happened at is invalid."
+                )
+            )
+        if errors:
+            return {
+                "fulfillmentEventCreate": {
+                    "fulfillmentEvent": None,
+                    "userErrors": errors,
+                }
+            }, MUTATION_COST
+        created = {
+            "id": gid("FulfillmentEvent", self.next_id()),
+            "status": event["status"],
+            "happenedAt": happened or iso_z(utc_now()),
+            **{
+                key: event.get(key)
+                for key in ("message", "city", "province", "zip", "country")
+                if event.get(key) is not None
+            },
+        }
+        found[0].setdefault("events", []).append(created)
+        return {
+            "fulfillmentEventCreate": {
+                "fulfillmentEvent": {
+                    key: created[key] for key in ("id", "status", "happenedAt")
                 },
                 "userErrors": [],
             }

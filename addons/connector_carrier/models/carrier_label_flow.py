@@ -34,6 +34,7 @@ class DsyncBackend(models.Model):
     def _carrier_send_each(self, messages, method, on_business_error=None):
         platform = self._carrier_platform()
         Label = self.env["dsync.carrier.label"].sudo()
+        Shipment = self.env["dsync.carrier.shipment"].sudo()
         results, called = {}, False
         for index, message in enumerate(messages):
             label = Label.browse(message._dsync_data().get("label_id")).exists()
@@ -43,6 +44,7 @@ class DsyncBackend(models.Model):
                     _("The label of message %s no longer exists.", message.id),
                 )
                 continue
+            recorded = Shipment._dsync_latest(label)
             try:
                 # no savepoint: a label bought and then short of its document
                 # stays bought
@@ -52,7 +54,9 @@ class DsyncBackend(models.Model):
                     on_business_error(label, err)
                 results[message.id] = err
             except TransientError as err:
-                if not called:
+                # a shipment created (and recorded) before the error: the
+                # platform answered, this message alone retries
+                if not called and Shipment._dsync_latest(label) == recorded:
                     raise  # nothing done yet: the whole batch retries
                 results.update({rest.id: err for rest in messages[index:]})
                 break
@@ -61,7 +65,11 @@ class DsyncBackend(models.Model):
     def _carrier_label_failed(self, label, err):
         if err.record is None:
             err.record = label.picking_id
-        label._dsync_fail(err)
+        if label.state == "bought":
+            # bought, short of its document: stays bought, says why
+            label.failure_reason = err.message
+        else:
+            label._dsync_fail(err)
 
     # ------------------------------------------------------------------
     # overdue labels (cron)

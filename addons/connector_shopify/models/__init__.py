@@ -16,3 +16,4 @@ from . import account_move_line
 from . import res_partner
 from . import res_users
 from . import ir_cron
+from . import shopify_fulfillment_event
