@@ -66,6 +66,7 @@ class DsyncBackend(models.Model):
         """Post one fulfillment event message per milestone whose delivery
         belongs to a sale order bound to a Shopify order of a backend."""
         Binding = self.env["dsync.binding"].sudo()
+        milestones = milestones.filtered(lambda m: m.status in EVENT_STATUS)
         pickings = milestones.picking_id
         for backend in self._shopify_senders(
             [("company_id", "in", pickings.company_id.ids)]
