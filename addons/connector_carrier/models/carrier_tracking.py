@@ -19,6 +19,7 @@ from odoo.addons.distribution_sync_core.intake import InvalidDelivery
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..platforms import easypost
+from ..platforms.easypost import TRACKER_TOPICS
 
 _logger = logging.getLogger(__name__)
 
@@ -65,6 +66,56 @@ class DsyncBackend(models.Model):
                 )
             )
         return label.picking_id
+
+    def _carrier_process_batch(self, events):
+        """The core's batch hook: the tracker updates of a batch applied
+        together (one lookup of their labels, one recording of their
+        milestones, one write per label), their scans in time order per
+        parcel whatever the order of the batch. An update older than what
+        its label applied, one whose label is not found, a body that does
+        not parse: processed one by one afterwards, where it is recorded
+        stale or opens its exception."""
+        parsed = {}
+        for event in events.filtered(lambda e: e.topic in TRACKER_TOPICS):
+            try:
+                update = easypost.parse_tracker(
+                    (event._dsync_data() or {}).get("result")
+                )
+            except (InvalidDelivery, BusinessError):
+                continue
+            parsed[event] = update
+        labels = (
+            self.env["dsync.carrier.label"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", self.id),
+                    ("tracker_ref", "in", [u.tracker_id for u in parsed.values()]),
+                ]
+            )
+        )
+        by_tracker = {label.tracker_ref: label for label in labels}
+        accepted, newest = {}, {}
+        for event, update in parsed.items():
+            label = by_tracker.get(update.tracker_id)
+            when = update.newest_time
+            if not label or not when:
+                continue
+            if label.tracker_updated_at and when < label.tracker_updated_at:
+                continue  # stale: recorded one by one
+            accepted[event] = (label, update)
+            if label not in newest or when > newest[label].newest_time:
+                newest[label] = update
+        if not accepted:
+            return {}
+        entries = []
+        for event, (label, update) in accepted.items():
+            entries += self._carrier_milestone_entries(label, update, event, "webhook")
+        # in time order per track, whatever the order of the batch
+        self.env["dsync.shipment.milestone"]._dsync_record(entries)
+        chosen = self.env["dsync.carrier.label"].browse([lb.id for lb in newest])
+        self._carrier_after_tracking(chosen, newest)
+        return {event: label.picking_id for event, (label, _u) in accepted.items()}
 
     def _carrier_label_of(self, update):
         Label = self.env["dsync.carrier.label"].sudo()
@@ -155,34 +206,46 @@ class DsyncBackend(models.Model):
         says it) as milestones of the label's delivery and package."""
         entries = self._carrier_milestone_entries(label, update, event, channel)
         milestones = self.env["dsync.shipment.milestone"]._dsync_record(entries)
-        vals = {"tracking_checked_at": fields.Datetime.now()}
-        if update.tracker_id and not label.tracker_ref:
-            vals["tracker_ref"] = update.tracker_id
-        if update.public_url and not label.public_url:
-            vals["public_url"] = update.public_url
-        if not stale:
-            newest = update.newest_time
-            if newest and (
-                not label.tracker_updated_at or newest > label.tracker_updated_at
-            ):
-                vals["tracker_updated_at"] = newest
-            current = self.env["dsync.shipment.milestone"].search(
-                [
-                    ("picking_id", "=", label.picking_id.id),
-                    ("package_id", "=", label.package_id.id),
-                    ("is_current", "=", True),
-                ],
-                limit=1,
-            )
-            if current:
-                vals["tracking_status"] = current.status
-                vals["tracking_status_since"] = current.status_since
-        label.write(vals)
-        if label.stuck_exception_id and label.tracking_status == "delivered":
-            exc = label.stuck_exception_id
-            if exc.state in ("open", "in_progress"):
-                exc._dsync_auto_resolve(_("The parcel has been delivered."))
+        self._carrier_after_tracking(label, {label: update}, stale=stale)
         return milestones
+
+    def _carrier_after_tracking(self, labels, updates, stale=False):
+        """What the labels keep of their tracker updates ({label: update}):
+        the newest time applied, the track's current status and since when
+        (one search for all); a stuck-shipment exception of a parcel now
+        delivered is resolved."""
+        currents = {}
+        if not stale:
+            for milestone in self.env["dsync.shipment.milestone"].search(
+                [("picking_id", "in", labels.picking_id.ids), ("is_current", "=", True)]
+            ):
+                currents[(milestone.picking_id.id, milestone.package_id.id)] = milestone
+        now = fields.Datetime.now()
+        for label in labels:
+            update = updates[label]
+            vals = {"tracking_checked_at": now}
+            if update.tracker_id and not label.tracker_ref:
+                vals["tracker_ref"] = update.tracker_id
+            if update.public_url and not label.public_url:
+                vals["public_url"] = update.public_url
+            if not stale:
+                newest = update.newest_time
+                if newest and (
+                    not label.tracker_updated_at or newest > label.tracker_updated_at
+                ):
+                    vals["tracker_updated_at"] = newest
+                current = currents.get((label.picking_id.id, label.package_id.id))
+                if current:
+                    vals["tracking_status"] = current.status
+                    vals["tracking_status_since"] = current.status_since
+            label.write(vals)
+            exc = label.stuck_exception_id
+            if (
+                exc
+                and label.tracking_status == "delivered"
+                and exc.state in ("open", "in_progress")
+            ):
+                exc._dsync_auto_resolve(_("The parcel has been delivered."))
 
     def _carrier_milestone_entries(self, label, update, event, channel):
         base = {
