@@ -1,7 +1,8 @@
 """Tracking updates per second: signed EasyPost ``tracker.updated`` webhooks
 → shipment milestones on the deliveries, through the job queue.
 
-    python3 -m tests.bench_tracking [--labels 300] [--updates 4] [--rounds 2]
+    python3 -m tests.bench_tracking [--labels 1500] [--updates 3] [--rounds 2]
+                                    [--duration 10] [--connections 8]
                                     [--template dsync_test] [--keep]
 
 Self-contained like ``bench_orders``: copies the template database (the one
@@ -12,11 +13,12 @@ workers and queue_job's runner (channels ``root:2,root.dsync:2``), then:
    deliveries, each with a bought label and its tracker;
 2. per round, builds ``--updates`` successive tracker versions of every
    label (each with one scan more than the last, as EasyPost sends them),
-   signs them as EasyPost does and posts them all from ``--senders``
-   threads, then waits until every event is processed (done, or stale for a
-   version overtaken by a newer one). The time is from the first post to the
-   last event processed, watched with SQL on a connection of its own (no
-   API call takes the server's workers);
+   signed as EasyPost signs them, and posts them with wrk for ``--duration``
+   seconds (every version once, then redeliveries), then waits until every
+   stored event is processed (done, or stale for a version overtaken by a
+   newer one). The time is from the first post to the last event processed,
+   watched with SQL on a connection of its own (no API call takes the
+   server's workers);
 3. prints the updates and milestones per second of each round and overall
    (goal: >= 200 updates/s on 2 cores), the accept time of the posts, and
    how the queue batched the events.
@@ -26,16 +28,15 @@ import argparse
 import copy
 import json
 import os
-import random
-import threading
+import subprocess
+import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import psycopg2
-import requests
 
+from tests import bench_orders
 from tests.bench_orders import Rpc, Server
 from tests.simulators.easypost import signature
 
@@ -48,12 +49,23 @@ CITIES = (
 )
 
 
+CHANNELS = bench_orders.CHANNELS
+
+
 class TrackingServer(Server):
     def __init__(self, template, run_dir, workers, keep=False):
         super().__init__(template, run_dir, workers, keep)
         self.db = f"{template}_bench_tracking"
         self.conf = self.run_dir / "bench-tracking.conf"
         self.log = self.run_dir / "bench-tracking-server.log"
+
+    def stop_keeping(self):
+        """Stop the server, keep its database (a restart follows)."""
+        keep, self.keep = self.keep, True
+        try:
+            self.stop()
+        finally:
+            self.keep = keep
 
 
 def setup(rpc, labels):
@@ -162,32 +174,97 @@ def tracker_versions(tracker_id, code, updates, offset):
     return versions
 
 
-def post_all(url, events, senders):
-    """Post every event (signed) from ``senders`` threads; the seconds from
-    the first post to the last answer, and the answers' statuses."""
-    local = threading.local()
-    statuses = []
+LUA = r"""
+local bodies = BODIES
+local signatures = SIGNATURES
+local path = "PATH"
+local nthreads = THREADS
+local counter = 0
+local tid = 0
+local threads = 0
+function setup(thread)
+   thread:set("tid", threads)
+   threads = threads + 1
+end
+function init(args)
+   tid = wrk.thread:get("tid")
+end
+request = function()
+   local index = (counter * nthreads + tid) % #bodies + 1
+   counter = counter + 1
+   return wrk.format("POST", path, {
+      ["Content-Type"] = "application/json",
+      ["X-Hmac-Signature"] = signatures[index],
+   }, bodies[index])
+end
+local bad = 0
+response = function(status, headers, body)
+   if status ~= EXPECTED then bad = bad + 1 end
+end
+done = function(summary, latency, requests)
+   io.write(string.format("BAD %d\n", bad))
+end
+"""
 
-    def post(event):
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-        raw = json.dumps(event, separators=(",", ":")).encode()
-        response = session.post(
-            url,
-            data=raw,
-            headers={
-                "Content-Type": "application/json",
-                "X-Hmac-Signature": signature(SECRET, raw),
-            },
-            timeout=30,
+
+def lua_table(values):
+    return "{" + ",".join(json.dumps(value) for value in values) + "}"
+
+
+def wrk_script(path, events, threads, secret=SECRET, expected=202):
+    """A wrk script that posts ``events``, each signed as EasyPost signs,
+    in turn from every thread (once each while they last, then again:
+    duplicates, answered 200)."""
+    raws = [json.dumps(e, separators=(",", ":")) for e in events]
+    return (
+        LUA.replace("BODIES", lua_table(raws))
+        .replace(
+            "SIGNATURES", lua_table(signature(secret, raw.encode()) for raw in raws)
         )
-        statuses.append(response.status_code)
+        .replace("PATH", path)
+        .replace("THREADS", str(threads))
+        .replace("EXPECTED", str(expected))
+    )
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(senders) as pool:
-        list(pool.map(post, events))
-    return start, time.perf_counter() - start, statuses
+
+def run_wrk(
+    base_url,
+    path,
+    events,
+    duration,
+    connections,
+    threads=2,
+    secret=SECRET,
+    expected=202,
+):
+    """Post ``events`` with wrk for ``duration`` seconds: (start, summary)."""
+    from tests.bench_webhook import parse_wrk
+
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(wrk_script(path, events, threads, secret, expected))
+    try:
+        start = time.perf_counter()
+        out = subprocess.run(
+            [
+                "wrk",
+                "--latency",
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{duration}s",
+                "-s",
+                handle.name,
+                base_url,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        os.unlink(handle.name)
+    return start, parse_wrk(out)
 
 
 def wait_processed(db, backend_id, count, since_id, timeout):
@@ -198,8 +275,8 @@ def wait_processed(db, backend_id, count, since_id, timeout):
         with connection.cursor() as cr:
             while time.time() < deadline:
                 cr.execute(
-                    """SELECT count(*) FILTER (WHERE state IN ('done', 'stale', 'duplicate',
-                                                           'failed')),
+                    """SELECT count(*) FILTER (WHERE state NOT IN ('received',
+                                                               'queued')),
                               count(*) FILTER (WHERE state = 'failed')
                          FROM dsync_event WHERE backend_id = %s AND id > %s""",
                     (backend_id, since_id),
@@ -241,7 +318,8 @@ def batching(db, backend_id, since):
         with connection.cursor() as cr:
             cr.execute(
                 """SELECT method_name, count(*) FROM queue_job
-                    WHERE channel LIKE %s AND date_created >= %s GROUP BY method_name""",
+                    WHERE channel LIKE %s AND date_created >= %s
+                    GROUP BY method_name""",
                 (f"root.dsync.carrier_{backend_id}.%", since),
             )
             return dict(cr.fetchall())
@@ -256,10 +334,11 @@ def main():
     )
     parser.add_argument("--run-dir", default=os.environ.get("DSYNC_RUN_DIR", ".run"))
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
-    parser.add_argument("--labels", type=int, default=300)
-    parser.add_argument("--updates", type=int, default=4)
+    parser.add_argument("--labels", type=int, default=1500)
+    parser.add_argument("--updates", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     server = TrackingServer(args.template, args.run_dir, args.workers, args.keep)
@@ -273,53 +352,126 @@ def main():
 
 def run(server, args):
     rpc = Rpc(server.url, server.db)
-    backend_id, token, trackers = setup(rpc, args.labels * (args.rounds + 1))
-    url = f"{server.url}/dsync/carrier/{token}/tracking"
+    backend_id, token, trackers = setup(rpc, args.labels * (2 * args.rounds + 1))
+    path = f"/dsync/carrier/{token}/tracking"
     print(
         f"{server.workers} HTTP workers, job channels root:2,root.dsync:2, "
-        f"{os.cpu_count()} cores shared with the senders; {args.labels} labels, "
-        f"{args.updates} tracker versions each per round, {args.senders} senders"
+        f"{os.cpu_count()} cores shared with wrk; per round: {args.labels} labels "
+        f"x {args.updates} tracker versions, posted by wrk ({args.connections} "
+        f"connections, {args.duration} s)"
     )
     # warm-up, not counted: every worker loads the route and the processor
     warm = [
         e
-        for trk, code in trackers[: args.labels // 10 or 1]
-        for e in tracker_versions(trk, code, 2, 0)
+        for trk, code in trackers[: args.labels]
+        for e in tracker_versions(trk, code, 1, 0)
     ]
     last, _m, _s = counts(server.db, backend_id)
-    post_all(url, warm, args.senders)
-    wait_processed(server.db, backend_id, len(warm), last, 300)
+    run_wrk(server.url, path, warm, 3, args.connections)
+    warmed = _events_since(server.db, backend_id, last)
+    wait_processed(server.db, backend_id, warmed, last, 300)
     totals = {"updates": 0, "milestones": 0, "seconds": 0.0}
     since = datetime.utcnow().strftime("%Y-%m-%d %H:%M:%S")
     for number in range(args.rounds):
-        chunk = trackers[args.labels * (number + 1) : args.labels * (number + 2)]
-        versions = [tracker_versions(trk, code, args.updates, 0) for trk, code in chunk]
-        # EasyPost's order: each tracker's versions in turn, trackers interleaved
-        events = [v[step] for step in range(args.updates) for v in versions]
-        random.shuffle(events[: len(events) // 10])  # a few out of order
+        events = round_events(trackers, args, 2 * number + 1)
         last, milestones_before, _s = counts(server.db, backend_id)
-        start, posting, statuses = post_all(url, events, args.senders)
-        end, failed = wait_processed(server.db, backend_id, len(events), last, 900)
+        start, summary = run_wrk(
+            server.url, path, events, args.duration, args.connections
+        )
+        new_events = _events_since(server.db, backend_id, last)
+        end, failed = wait_processed(server.db, backend_id, new_events, last, 900)
         _l, milestones_after, states = counts(server.db, backend_id)
         seconds = end - start
         made = milestones_after - milestones_before
-        totals["updates"] += len(events)
+        totals["updates"] += new_events
         totals["milestones"] += made
         totals["seconds"] += seconds
-        bad = sum(1 for status in statuses if status != 202)
         print(
-            f"round {number + 1}: {len(events)} updates in {seconds:.2f} s = "
-            f"{len(events) / seconds:.0f} updates/s, {made} milestones "
-            f"({made / seconds:.0f}/s); posting took {posting:.2f} s "
-            f"({len(events) / posting:.0f} accepted/s, {bad} not 202); failed: {failed}"
+            f"round {number + 1}, posting and processing at once: wrk "
+            f"{summary['requests']} requests, {summary['rps']:.0f}/s (p99 "
+            f"{summary['p99']:.0f} ms); {new_events} updates processed "
+            f"{seconds:.1f} s after the first post = {new_events / seconds:.0f} "
+            f"updates/s, {made} milestones ({made / seconds:.0f}/s); failed: {failed}"
         )
+        backlog = round_events(trackers, args, 2 * number + 2)
+        rate, count, made = backlog_round(server, path, backlog, backend_id, args)
+        print(
+            f"round {number + 1}, a backlog of {count} updates (posted while the "
+            f"job runner was off): processed at {rate:.0f} updates/s, "
+            f"{made} milestones, from the first job's start to the last one's end"
+        )
+        totals.setdefault("backlog", []).append(rate)
     print(
-        f"overall: {totals['updates'] / totals['seconds']:.0f} updates/s, "
-        f"{totals['milestones'] / totals['seconds']:.0f} milestones/s (goal >= 200 "
-        "updates/s)"
+        f"overall, posting and processing at once: "
+        f"{totals['updates'] / totals['seconds']:.0f} updates/s, "
+        f"{totals['milestones'] / totals['seconds']:.0f} milestones/s; "
+        f"backlog: {', '.join(f'{r:.0f}' for r in totals['backlog'])} updates/s "
+        "(goal >= 200 updates/s through the job queue)"
     )
     print(f"events by state: {states}")
     print(f"jobs: {batching(server.db, backend_id, since)}")
+
+
+def round_events(trackers, args, number):
+    """The tracker versions of round ``number``'s labels, EasyPost's order:
+    each tracker's versions in turn, trackers interleaved."""
+    chunk = trackers[args.labels * number : args.labels * (number + 1)]
+    versions = [tracker_versions(trk, code, args.updates, 0) for trk, code in chunk]
+    return [v[step] for step in range(args.updates) for v in versions]
+
+
+def backlog_round(server, path, events, backend_id, args):
+    """Post with the job runner off, then start it: (updates/s from the
+    first processing job's start to the last one's end, updates, milestones)."""
+    server.stop_keeping()
+    bench_orders.CHANNELS = "root:0"
+    server.start()
+    last, before, _s = counts(server.db, backend_id)
+    job_mark = _max_job(server.db)
+    run_wrk(server.url, path, events, args.duration, args.connections)
+    count = _events_since(server.db, backend_id, last)
+    server.stop_keeping()
+    bench_orders.CHANNELS = CHANNELS
+    server.start()
+    wait_processed(server.db, backend_id, count, last, 900)
+    _l, after, _s = counts(server.db, backend_id)
+    connection = psycopg2.connect(dbname=server.db)
+    try:
+        with connection.cursor() as cr:
+            cr.execute(
+                """SELECT extract(epoch FROM max(date_done) - min(date_started))
+                     FROM queue_job
+                    WHERE id > %s AND channel LIKE %s
+                      AND method_name IN ('_dsync_run', '_dsync_run_batch')""",
+                (job_mark, f"root.dsync.carrier_{backend_id}.%"),
+            )
+            seconds = float(cr.fetchone()[0])
+    finally:
+        connection.close()
+    return count / seconds, count, after - before
+
+
+def _max_job(db):
+    connection = psycopg2.connect(dbname=db)
+    try:
+        with connection.cursor() as cr:
+            cr.execute("SELECT coalesce(max(id), 0) FROM queue_job")
+            return cr.fetchone()[0]
+    finally:
+        connection.close()
+
+
+def _events_since(db, backend_id, last):
+    connection = psycopg2.connect(dbname=db)
+    try:
+        with connection.cursor() as cr:
+            cr.execute(
+                "SELECT count(*) FROM dsync_event WHERE backend_id = %s AND id > %s",
+                (backend_id, last),
+            )
+            return cr.fetchone()[0]
+    finally:
+        connection.close()
 
 
 if __name__ == "__main__":

@@ -277,25 +277,18 @@ class DsyncShipmentMilestone(models.Model):
 
     def _dsync_update_currents(self, records, previous):
         """One current milestone per track: the newest applied."""
-        newest = {}
-        for milestone in records.filtered("is_current").sorted(
-            lambda m: (m.occurred_at, m.id)
-        ):
-            newest[(milestone.picking_id.id, milestone.package_id.id)] = milestone
-        superseded = self.browse()
-        for key, milestone in newest.items():
-            superseded |= (
-                records.filtered(
-                    lambda m, k=key: (
-                        m.is_current and (m.picking_id.id, m.package_id.id) == k
-                    )
-                )
-                - milestone
-            )
+        by_track = {}
+        for milestone in records.filtered("is_current"):
+            key = (milestone.picking_id.id, milestone.package_id.id)
+            by_track.setdefault(key, []).append(milestone)
+        superseded = []
+        for key, milestones in by_track.items():
+            milestones.sort(key=lambda m: (m.occurred_at, m.id))
+            superseded += [m.id for m in milestones[:-1]]
             if key in previous:
-                superseded |= previous[key]
+                superseded.append(previous[key].id)
         if superseded:
-            superseded.write({"is_current": False})
+            self.browse(superseded).write({"is_current": False})
 
     # ------------------------------------------------------------------
     # reactions (connectors extend this)

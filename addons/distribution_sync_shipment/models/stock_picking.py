@@ -51,10 +51,13 @@ class StockPicking(models.Model):
         time)} of its tracks before them), in time order: a milestone that
         changes the delivery's status is marked ``changed_status``. Then
         the delivery's fields, OCA delivery_state's included."""
+        by_picking = {}
+        for milestone in applied.sorted(lambda m: (m.occurred_at, m.id)):
+            if milestone.status != "unknown":
+                by_picking.setdefault(milestone.picking_id.id, []).append(milestone.id)
+        Milestone = self.env["dsync.shipment.milestone"]
         for picking in self:
-            mine = applied.filtered(
-                lambda m, p=picking: m.picking_id == p and m.status != "unknown"
-            ).sorted(lambda m: (m.occurred_at, m.id))
+            mine = Milestone.browse(by_picking.get(picking.id, []))
             if not mine:
                 continue
             tracks = {k: v for k, v in before.items() if k[0] == picking.id}
