@@ -114,7 +114,8 @@ def main():
         f"{args.workers or '?'} Odoo workers, wrk on the same {os.cpu_count()} cores"
     )
     print(
-        f"{'route':<10}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+        f"{'route':<10}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'non-2xx':>9}"
     )
     for name, rows in results.items():
         for row in rows:
@@ -125,7 +126,8 @@ def main():
     for index in range(args.rounds):
         ratio = results["webhook"][index]["rps"] / results["bare"][index]["rps"]
         print(
-            f"round {index + 1}: carrier webhook / bare: {ratio * 100:.1f} % (goal >= 70 %)"
+            f"round {index + 1}: carrier webhook / bare: {ratio * 100:.1f} % "
+            "(goal >= 70 %)"
         )
     mean = sum(r["rps"] for r in results["webhook"]) / sum(
         r["rps"] for r in results["bare"]
@@ -133,7 +135,8 @@ def main():
     print(f"all rounds: {mean * 100:.1f} %")
     for name, row in light.items():
         print(
-            f"2 connections, {name:<8}: {row['rps']:.1f} req/s, p50 {row['p50']:.1f} ms, "
+            f"2 connections, {name:<8}: {row['rps']:.1f} req/s, "
+            f"p50 {row['p50']:.1f} ms, "
             f"p99 {row['p99']:.1f} ms (goal for the webhook < 50 ms)"
         )
     accepted = sum(r["requests"] - r["bad"] for r in results["webhook"])
