@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from tests.bench_webhook import ORDER, SECRET, setup_backend
+from tests.bench_webhook import ORDER, SECRET, SHOP_DOMAIN, setup_backend
 from tests.simulators.webhook_sender import ShopifySender
 
 TEMPLATE = Path(__file__).parent.parent / "tools" / "proxy" / "nginx.conf.template"
@@ -99,7 +99,7 @@ def slow_loris(port, path, count, stop):
 
 def probe(url, token, hold):
     """Health checks and signed webhooks for ``hold`` seconds."""
-    sender = ShopifySender(url, token, SECRET, shop_domain="bench.myshopify.com")
+    sender = ShopifySender(url, token, SECRET, shop_domain=SHOP_DOMAIN)
     sender.timeout = 5
     results = {"health": [], "webhook": []}
     deadline = time.monotonic() + hold

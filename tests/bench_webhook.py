@@ -39,7 +39,7 @@ wrk.body = {body}
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Shopify-Hmac-Sha256"] = "{hmac}"
 wrk.headers["X-Shopify-Topic"] = "orders/create"
-wrk.headers["X-Shopify-Shop-Domain"] = "bench.myshopify.com"
+wrk.headers["X-Shopify-Shop-Domain"] = "{shop}"
 local counter = 0
 local prefix = "{prefix}"
 local thread_id = 0
@@ -65,6 +65,7 @@ done = function(summary, latency, requests)
 end
 """
 
+SHOP_DOMAIN = "bench.myshopify.com"
 ORDER = {
     "id": 820982911946154508,
     "name": "#1001",
@@ -99,7 +100,7 @@ def setup_backend(url, db, name="Benchmark store", fast=False):
     values = {
         "webhook_secret": SECRET,
         "fast_accept": fast,
-        "shopify_shop_domain": "bench.myshopify.com",
+        "shopify_shop_domain": SHOP_DOMAIN,
     }
     if fast:
         values["api_secret"] = "shpat_benchmark"
@@ -115,6 +116,7 @@ def run_wrk(url, body, expected, duration, connections, threads=2):
         hmac=digest.decode(),
         prefix=uuid.uuid4().hex[:12],
         expected=expected,
+        shop=SHOP_DOMAIN,
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
@@ -212,7 +214,9 @@ def main():
     for name, (_call, _backend_id, token) in backends.items():
         urls[name] = f"{args.url}/dsync/shopify/{token}/webhook"
         # sanity: one signed delivery through the real sender is accepted
-        check = ShopifySender(args.url, token, SECRET).deliver(ORDER, "orders/create")
+        check = ShopifySender(args.url, token, SECRET, shop_domain=SHOP_DOMAIN).deliver(
+            ORDER, "orders/create"
+        )
         assert check.status_code == 202, check.text
     body = json.dumps(ORDER, separators=(",", ":")).encode()
 

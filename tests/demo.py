@@ -7,7 +7,10 @@ secrets and read their route tokens, then sends signed webhooks with the same
 senders the tests use, waits for the job runner and prints what Odoo recorded.
 The Shopify store gets what its orders need (a 5 % tax mapped from GST 5.0, a
 delivery method mapped from ``standard``, products DEMO-0..11) and a burst of
-orders from four threads, one of them for a SKU Odoo does not know.
+orders from four threads, then three orders a person must look at: one for a
+SKU Odoo does not know (new at each play), one with a shipping method nobody
+mapped, one whose total Odoo does not reproduce. Everything reported is what
+this play did, so the demo can be played again.
 """
 
 import argparse
@@ -28,6 +31,16 @@ from tests.simulators.webhook_sender import CarrierSender, ShopifySender, WmsSen
 
 DEMO_SECRET = "demo-webhook-secret"
 ORDERS = 24
+CUSTOMERS = [
+    ("Mary", "Jackson"),
+    ("Katherine", "Johnson"),
+    ("Dorothy", "Vaughan"),
+    ("Hedy", "Lamarr"),
+    ("Radia", "Perlman"),
+    ("Margaret", "Hamilton"),
+    ("Frances", "Allen"),
+    ("Barbara", "Liskov"),
+]
 
 
 def main():
@@ -71,6 +84,7 @@ def main():
     forged = ShopifySender(args.url, backends["shopify"]["token"], "not-the-secret")
 
     run = uuid.uuid4().hex[:6]
+    since_deliveries = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
     print("\nDeliveries:")
     first, again = wms.deliver_twice(
         {
@@ -130,24 +144,55 @@ def main():
     demo_carrier.play(
         call, args.url, backends["carrier"], backends["shopify"], played[0], DEMO_SECRET
     )
+    scan_refused_deliveries(call)
 
-    print("\nEvents by state:")
-    for row in call("dsync.event", "read_group", [], ["state"], ["state"], lazy=False):
-        print(f"  {row['state']:<10} {row['__count']}")
-    print("\nOpen exceptions by team:")
+    print("\nThis play's events by state:")
     for row in call(
-        "dsync.exception",
+        "dsync.event",
         "read_group",
-        [["state", "in", ["open", "in_progress"]]],
-        ["team"],
-        ["team"],
+        [["create_date", ">=", since_deliveries]],
+        ["state"],
+        ["state"],
         lazy=False,
     ):
-        print(f"  {row['team']:<17} {row['__count']}")
+        print(f"  {row['state']:<10} {row['__count']}")
+    print("\nExceptions this play opened (someone must act):")
+    for exc in call(
+        "dsync.exception",
+        "search_read",
+        [["create_date", ">=", since_deliveries]],
+        fields=["name", "team", "next_step"],
+        order="id",
+    ):
+        print(f"  [{exc['team']}] {exc['name']}")
+        print(f"      what to do: {exc['next_step']}")
     print(
-        f"\nOpen {args.url}/odoo/action-distribution_sync_core.dsync_overview_action "
-        f"(login {args.login} / {args.password})."
+        f"\nOpen {args.url}/odoo/action-distribution_sync_core.dsync_exception_action "
+        f"(login {args.login} / {args.password}): the unknown product's card, "
+        "Create Product, Create and Retry."
     )
+
+
+def scan_refused_deliveries(call):
+    """The security cron, run now (it runs every minute): the forged delivery
+    becomes IT's "Refused deliveries" exception."""
+    crons = call(
+        "ir.cron",
+        "search",
+        [["code", "=", "model._cron_dsync_security_scan()"]],
+    )
+    if crons:
+        call("ir.cron", "method_direct_trigger", crons)
+    for exc in call(
+        "dsync.exception",
+        "search_read",
+        [["category", "=", "security"], ["state", "in", ["open", "in_progress"]]],
+        fields=["name", "occurrences", "last_seen_at"],
+    ):
+        print(
+            f"\nIT's alert: {exc['name']}: {exc['occurrences']} refused so far, "
+            f"the last at {exc['last_seen_at']} (UTC)"
+        )
 
 
 def play_shopify_orders(call, url, backend, run):
@@ -158,13 +203,30 @@ def play_shopify_orders(call, url, backend, run):
     ensure_order_catalog(call, backend["id"], "DEMO", 12)
     first = int(time.time()) * 100  # plays a second apart never share an order id
     orders = make_orders(ORDERS, first, 12, run, prefix="DEMO", currency=currency)
-    missing_sku = make_order(
-        first + ORDERS,
-        f"#{first + ORDERS}",
-        [("DEMO-MISSING", 1, "19.00")],
-        currency=currency,
-        customer={"id": first * 10 - 1, "email": f"new-sku-{run}@example.com"},
+    # order numbers as a store shows them (#1001, #1002...), going on from the
+    # orders the store sent before, and people's names
+    number = 1001 + call(
+        "dsync.event",
+        "search_count",
+        [
+            ["backend_id", "=", backend["id"]],
+            ["topic", "=", "orders/create"],
+            ["state", "!=", "rejected"],
+        ],
     )
+    special = special_orders(first + ORDERS, run, currency)
+    for index, doc in enumerate(orders + [doc for doc, _what in special]):
+        doc["name"], doc["order_number"] = f"#{number + index}", number + index
+        if index < len(orders):
+            first_name, last_name = CUSTOMERS[index % len(CUSTOMERS)]
+            for person in (
+                doc["customer"],
+                doc["billing_address"],
+                doc["shipping_address"],
+            ):
+                person.update(first_name=first_name, last_name=last_name)
+                if "name" in person:
+                    person["name"] = f"{first_name} {last_name}"
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
 
     def post(doc):
@@ -172,15 +234,69 @@ def play_shopify_orders(call, url, backend, run):
         return sender.deliver(doc, "orders/create").status_code
 
     with ThreadPoolExecutor(4) as pool:
-        statuses = list(pool.map(post, [*orders, missing_sku]))
+        statuses = list(pool.map(post, orders))
     print(
         f"  {len(statuses)} Shopify orders/create, 4 at a time "
         f"-> {statuses.count(202)} x 202"
     )
-    return orders, missing_sku, since
+    for doc, what in special:
+        print(f"  Shopify {doc['name']} ({what}) -> {post(doc)}")
+    return orders, special, since
 
 
-def report_shopify_orders(call, backend, orders, missing_sku, since):
+def special_orders(first_id, run, currency):
+    """Three orders a person must look at: (document, what is special)."""
+    sku = f"LAMP-{run[:4].upper()}"
+    specs = [
+        (
+            ("Ada", "Lovelace"),
+            [("DEMO-1", 1, "12.00"), (sku, 2, "24.50", None, "Brass desk lamp")],
+            {},
+            f"a SKU Odoo does not know: {sku}",
+        ),
+        (
+            ("Grace", "Hopper"),
+            [("DEMO-2", 1, "15.00")],
+            {"shipping": ("express", "Express (next day)", "25.00")},
+            "a shipping method nobody mapped: express",
+        ),
+        (
+            ("Alan", "Turing"),
+            [("DEMO-3", 3, "9.99")],
+            {},
+            "a total Odoo does not reproduce",
+        ),
+    ]
+    special = []
+    for n, ((first, last), lines, options, what) in enumerate(specs):
+        order_id = first_id + n
+        customer = {
+            "id": order_id * 10,
+            "first_name": first,
+            "last_name": last,
+            "email": f"{first.lower()}-{run}@example.com",
+            "phone": f"+155{5 + n}{first_id % 10**7:07d}",
+        }
+        doc = make_order(
+            order_id,
+            f"#{order_id}",
+            lines,
+            currency=currency,
+            customer=customer,
+            **options,
+        )
+        special.append((doc, what))
+    # Shopify's total 15 cents off what the lines give: Odoo recomputes it
+    # and refuses the difference
+    mismatch = special[2][0]
+    total = f"{float(mismatch['total_price']) + 0.15:.2f}"
+    mismatch["total_price"] = total
+    for money in mismatch["total_price_set"].values():
+        money["amount"] = total
+    return special
+
+
+def report_shopify_orders(call, backend, orders, special, since):
     ids = [str(doc["id"]) for doc in orders]
     confirmed = call(
         "sale.order",
@@ -195,27 +311,30 @@ def report_shopify_orders(call, backend, orders, missing_sku, since):
     )
     jobs, batch_jobs, together = job_batching(call, backend["id"], since)
     print(
-        f"\nShopify orders: {len(confirmed)} of {len(orders)} are confirmed sale "
-        f"orders ({jobs} processing jobs, {batch_jobs} of them batches; "
-        f"{together} orders created and confirmed together), e.g."
+        f"\nShopify orders of this play: {len(confirmed)} of the {len(orders)} of "
+        f"the burst are confirmed sale orders ({jobs} processing jobs, "
+        f"{batch_jobs} of them batches; {together} orders created and confirmed "
+        "together), e.g."
     )
     for sale in confirmed[:3]:
         print(
             f"  {sale['name']} = Shopify {sale['client_order_ref']}, "
             f"{sale['amount_total']:.2f} (Shopify's total to the cent)"
         )
-    for exc in call(
-        "dsync.exception",
-        "search_read",
-        [["event_id.dedup_key", "!=", False], ["message", "ilike", "DEMO-MISSING"]],
-        fields=["category", "team", "message"],
-        order="id desc",
-        limit=1,
-    ):
-        print(
-            f"  {missing_sku['name']}: {exc['category']} exception for the "
-            f"{exc['team']} team: {exc['message']}"
+    for doc, what in special:
+        sale = call(
+            "sale.order",
+            "search_read",
+            [
+                ["shopify_backend_id", "=", backend["id"]],
+                ["shopify_order_id", "=", str(doc["id"])],
+            ],
+            fields=["name"],
         )
+        outcome = (
+            f"imported as {sale[0]['name']}" if sale else "waits in the exception queue"
+        )
+        print(f"  {doc['name']} ({what}): {outcome}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from odoo.addons.connector_shopify.tests.order_common import (
 from odoo.addons.distribution_sync_core.intake import rate_limiter
 from odoo.addons.distribution_sync_core.tests.common import run_jobs
 
-from tests.simulators.shopify_orders import make_order, updated
+from tests.simulators.shopify_orders import make_order, make_transaction, updated
 from tests.simulators.webhook_sender import ShopifySender
 
 T1 = "2026-11-21T10:00:00Z"
@@ -96,3 +96,130 @@ class TestShopifyOrdersEndToEnd(ShopifyOrderFixtures, HttpCase):
         self.sender.deliver(updated(doc, T2, cancelled_at=T2), "orders/cancelled")
         run_jobs(self.env)
         self.assertEqual(self.sale_orders("#2004").state, "cancel")
+
+    def test_b2b_order_with_special_lines_then_updates_before_and_after_shipping(
+        self,
+    ):
+        """A B2B order with a custom item, a gift card, a tip, a shipping
+        discount, a note and tags through the real route; an address and
+        note change before shipping reaches the delivery; after shipping,
+        a new address is a conflict for customer service."""
+        products = self.env["product.product"].create(
+            [
+                {"name": "Custom charge", "type": "service"},
+                {"name": "Gift card", "type": "service"},
+                {"name": "Tip", "type": "service"},
+            ]
+        )
+        self.backend.write(
+            {
+                "shopify_custom_item_product_id": products[0].id,
+                "shopify_gift_card_product_id": products[1].id,
+                "shopify_tip_product_id": products[2].id,
+            }
+        )
+        company = {"id": 4400002, "name": "Northwind Traders"}
+        lines = [
+            ("SKU-A", 4, "12.50", "2.00"),
+            {"kind": "custom", "title": "Pallet handling", "price": "15.00"},
+            {"kind": "gift_card", "title": "Gift Card", "price": "50.00"},
+        ]
+        common = {
+            "company": company,
+            "po_number": "NW-2024-118",
+            "payment_terms": ("Net 15", "NET", 15),
+            "financial_status": "pending",
+            "shipping_discount": ("FREESHIP", "percentage", 100),
+            "tip": "4.00",
+            "tags": "Wholesale",
+        }
+        v1 = make_order(
+            7005, "#2005", lines, note="Dock 4, 8am-4pm", updated_at=T1, **common
+        )
+        self.assertEqual(self.sender.deliver(v1, "orders/create").status_code, 202)
+        run_jobs(self.env)
+        sale = self.sale_orders("#2005")
+        self.assertEqual(sale.state, "sale", self.events().mapped("last_error"))
+        self.assert_totals(sale, v1)
+        self.assertEqual(sale.client_order_ref, "NW-2024-118")
+        self.assertEqual(
+            sale.partner_id.commercial_partner_id.name, "Northwind Traders"
+        )
+        self.assertEqual(sale.tag_ids.mapped("name"), ["Wholesale"])
+        picking = sale.picking_ids
+        self.assertEqual(picking.move_ids.product_id, self.product_a)
+        self.assertIn("Dock 4, 8am-4pm", picking.note)
+        # before shipping: new address and note reach the delivery
+        moved = {"address1": "9 Quay Street", "city": "Quebec", "zip": "G1K 4E4"}
+        v2 = make_order(
+            7005,
+            "#2005",
+            lines,
+            note="Dock 6",
+            shipping_address=moved,
+            updated_at=T2,
+            **common,
+        )
+        self.assertEqual(self.sender.deliver(v2, "orders/updated").status_code, 202)
+        run_jobs(self.env)
+        self.assertEqual(self.events()[-1].state, "done", self.events()[-1].last_error)
+        self.assertEqual(picking.partner_id.street, "9 Quay Street")
+        self.assertEqual(picking.partner_id, sale.partner_shipping_id)
+        self.assertIn("Dock 6", picking.note)
+        self.assertNotIn("Dock 4", picking.note)
+        self.assertFalse(
+            self.env["mail.activity"].search(
+                [("res_model", "=", "stock.picking"), ("res_id", "=", picking.id)]
+            )
+        )
+        # after shipping: a new address is a conflict, nothing changes
+        for move in picking.move_ids:
+            move.quantity = move.product_uom_qty
+        picking.move_ids.picked = True
+        picking.button_validate()
+        v3 = make_order(
+            7005,
+            "#2005",
+            lines,
+            note="Dock 6",
+            shipping_address={"address1": "1 Elsewhere Road"},
+            updated_at=T3,
+            **common,
+        )
+        self.assertEqual(self.sender.deliver(v3, "orders/updated").status_code, 202)
+        run_jobs(self.env)
+        event = self.events()[-1]
+        self.assertEqual(event.state, "failed")
+        self.assertEqual(
+            (event.exception_ids.category, event.exception_ids.team),
+            ("conflict", "customer_service"),
+        )
+        self.assertEqual(sale.partner_shipping_id.street, "9 Quay Street")
+
+    def test_order_paid_with_a_gift_card(self):
+        """A gift card is a payment: the order keeps Shopify's total, and the
+        transactions webhook tells what the gift card paid."""
+        doc = make_order(
+            7006,
+            "#2006",
+            [("SKU-B", 3, "20.00")],
+            payment_gateway_names=["gift_card", "shopify_payments"],
+            updated_at=T1,
+        )
+        deliveries = [
+            (doc, "orders/create"),
+            (make_transaction(71, doc, "25.00", gateway="gift_card"), None),
+            (make_transaction(72, doc, "48.50"), None),
+        ]
+        for payload, topic in deliveries:
+            response = self.sender.deliver(
+                payload, topic or "order_transactions/create"
+            )
+            self.assertEqual(response.status_code, 202)
+        run_jobs(self.env)
+        self.assertEqual(set(self.events().mapped("state")), {"done"})
+        sale = self.sale_orders("#2006")
+        self.assert_totals(sale, doc)
+        self.assertEqual(sale.amount_total, 73.5)
+        self.assertEqual(sale.shopify_gift_card_amount, 25.0)
+        self.assertEqual(len(sale.shopify_transaction_ids), 2)

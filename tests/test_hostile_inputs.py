@@ -284,6 +284,11 @@ class TestTopicsAreDeclared(HostileCase):
             ("orders/create", shop_body, "not an order"),
             ("orders/cancelled", {"id": 1}, "not an order"),
             ("refunds/create", self.doc("shopify"), "not a refund"),
+            (
+                "order_transactions/create",
+                {"id": 929361463, "order_id": 450789469},
+                "not a transaction",
+            ),
             ("customers/redact", shop_body, "not a privacy request"),
             (
                 "shop/redact",
@@ -319,6 +324,10 @@ class TestTopicsAreDeclared(HostileCase):
                 },
             ),
             ("refunds/create", {"id": 929361463, "order_id": 450789469}),
+            (
+                "order_transactions/create",
+                {"id": 389404469, "order_id": 450789469, "kind": "sale"},
+            ),
         ):
             status, _answer = self.send(
                 "shopify", body, self.shopify_headers(topic=topic)

@@ -434,3 +434,45 @@ def test_recovered_order_parses_like_its_webhook(sim):
     for key in ("id", "email", "first_name", "last_name", "phone"):
         assert recovered.customer[key] == expected.customer[key], key
     assert recovered.customer["default_address"]["city"] == "Montreal"
+
+
+def test_recovered_b2b_order_with_special_lines_parses_like_its_webhook(sim):
+    """Custom items, gift cards, tips, a shipping discount, an edit, notes,
+    tags and a B2B company with its PO number and payment terms reach the
+    importer the same way through the recovery query as through the
+    webhook (GraphQL tells a tip from a custom item only by its title and
+    the order's total tip)."""
+    webhook = make_order(
+        820982911946154509,
+        "#1002",
+        [
+            {"sku": "SKU-1", "quantity": 3, "price": "19.99", "current_quantity": 2},
+            {"kind": "custom", "title": "Gift wrapping", "price": "4.50"},
+            {"kind": "gift_card", "title": "Gift Card", "price": "25.00"},
+            {"sku": "", "title": "Old poster", "price": "9", "product_exists": False},
+        ],
+        shipping_discount=("SHIP", "fixed_amount", "2.50"),
+        tip="3.00",
+        note="Dock 4",
+        note_attributes=[("Gift message", "Enjoy")],
+        tags="Wholesale, Rush",
+        company={"id": 4400001, "name": "Acme Wholesale Ltd"},
+        po_number="PO-77",
+        payment_terms=("Net 30", "NET", 30),
+        updated_at="2026-11-21T10:00:00-05:00",
+    )
+    sim.add_order(webhook)
+    nodes, _cursor = make_client(sim).orders_updated_since("2026-11-21T00:00:00Z")
+    recovered = parse_order(order_node_to_payload(nodes[0]))
+    expected = parse_order(webhook)
+    assert expected.edited and expected.company_id == "4400001"
+    assert [line.kind for line in expected.lines] == [
+        "product",
+        "custom",
+        "gift_card",
+        "custom",
+        "tip",
+    ]
+    for field in expected.__dataclass_fields__:
+        if field != "customer":
+            assert getattr(recovered, field) == getattr(expected, field), field

@@ -101,7 +101,7 @@ ADDRESS = (
 )
 LINE_ITEM = f"""
     id sku name title variantTitle quantity currentQuantity unfulfilledQuantity
-    requiresShipping
+    requiresShipping isGiftCard
     taxable variant {{ id }} product {{ id }}
     originalUnitPriceSet {{ {MONEY} }}
     totalDiscountSet {{ {MONEY} }}
@@ -136,7 +136,12 @@ query OrdersUpdatedSince($first: Int!, $after: String, $query: String!,
       totalPriceSet {{ {MONEY} }} subtotalPriceSet {{ {MONEY} }}
       totalTaxSet {{ {MONEY} }} totalDiscountsSet {{ {MONEY} }}
       totalShippingPriceSet {{ {MONEY} }}
-      discountCodes paymentGatewayNames
+      currentTotalPriceSet {{ {MONEY} }} currentSubtotalPriceSet {{ {MONEY} }}
+      currentTotalTaxSet {{ {MONEY} }} totalTipReceivedSet {{ {MONEY} }}
+      discountCodes paymentGatewayNames poNumber
+      customAttributes {{ key value }}
+      paymentTerms {{ paymentTermsName paymentTermsType dueInDays }}
+      purchasingEntity {{ ... on PurchasingCompany {{ company {{ id name }} }} }}
       {TAX_LINES}
       customer {{ id email firstName lastName phone
                  defaultAddress {{ {ADDRESS} }} }}
@@ -798,6 +803,8 @@ def _line_item(node):
         "taxable": node.get("taxable"),
         "variant_id": legacy_id((node.get("variant") or {}).get("id")),
         "product_id": legacy_id((node.get("product") or {}).get("id")),
+        "product_exists": bool(node.get("product")),
+        "gift_card": bool(node.get("isGiftCard")),
         "price": _amount(node.get("originalUnitPriceSet")),
         "price_set": _price_set(node.get("originalUnitPriceSet")),
         "total_discount": _amount(node.get("totalDiscountSet")),
@@ -878,8 +885,22 @@ def order_node_to_payload(node):
         "total_discounts": _amount(node.get("totalDiscountsSet")),
         "total_discounts_set": _price_set(node.get("totalDiscountsSet")),
         "total_shipping_price_set": _price_set(node.get("totalShippingPriceSet")),
+        "current_total_price": _amount(node.get("currentTotalPriceSet")),
+        "current_total_price_set": _price_set(node.get("currentTotalPriceSet")),
+        "current_subtotal_price": _amount(node.get("currentSubtotalPriceSet")),
+        "current_subtotal_price_set": _price_set(node.get("currentSubtotalPriceSet")),
+        "current_total_tax": _amount(node.get("currentTotalTaxSet")),
+        "current_total_tax_set": _price_set(node.get("currentTotalTaxSet")),
+        "total_tip_received": _amount(node.get("totalTipReceivedSet")),
         "discount_codes": [{"code": code} for code in node.get("discountCodes") or []],
         "payment_gateway_names": list(node.get("paymentGatewayNames") or []),
+        "po_number": node.get("poNumber"),
+        "note_attributes": [
+            {"name": attribute.get("key"), "value": attribute.get("value")}
+            for attribute in node.get("customAttributes") or []
+        ],
+        "payment_terms": _payment_terms(node.get("paymentTerms")),
+        "company": _company(node.get("purchasingEntity")),
         "tax_lines": _tax_lines(node.get("taxLines")),
         "customer": _customer(node.get("customer")),
         "shipping_address": _address(node.get("shippingAddress")),
@@ -892,4 +913,42 @@ def order_node_to_payload(node):
             for line in (node.get("shippingLines") or {}).get("nodes", [])
         ],
     }
+    _mark_tips(payload["line_items"], payload["total_tip_received"])
     return payload
+
+
+def _payment_terms(terms):
+    if not terms:
+        return None
+    return {
+        "payment_terms_name": terms.get("paymentTermsName"),
+        "payment_terms_type": terms.get("paymentTermsType"),
+        "due_in_days": terms.get("dueInDays"),
+    }
+
+
+def _company(entity):
+    """A B2B order's purchasing company as the REST ``company`` object."""
+    company = (entity or {}).get("company")
+    if not company:
+        return None
+    return {"id": legacy_id(company.get("id")), "name": company.get("name")}
+
+
+def _mark_tips(line_items, total_tip):
+    """GraphQL's line items do not tell a tip from a custom item (REST's
+    tips carry ``tip_payment_gateway``): the lines titled "Tip" without a
+    product whose amounts make up the order's tips are marked as REST
+    marks them."""
+    if not total_tip or not float(total_tip):
+        return
+    tips = [
+        line
+        for line in line_items
+        if not line.get("variant_id")
+        and (line.get("title") or "").strip().lower() == "tip"
+    ]
+    amount = sum(float(line["price"] or 0) * (line["quantity"] or 0) for line in tips)
+    if tips and abs(amount - float(total_tip)) < 0.005:
+        for line in tips:
+            line["tip_payment_gateway"] = None

@@ -29,6 +29,9 @@
         "views/dsync_menus.xml",
     ],
     "demo": ["demo/dsync_backend_demo.xml"],
+    "assets": {
+        "web.assets_backend": ["distribution_sync_core/static/src/scss/dsync.scss"],
+    },
     "application": True,
     "installable": True,
 }

@@ -36,6 +36,7 @@ CATEGORY_TEAMS = {
     "invalid_payload": "it",
     "unsupported": "it",
     "processing_error": "it",
+    "security": "it",
     "label_pending": "warehouse",
     "shipment_stuck": "customer_service",
 }
@@ -61,6 +62,13 @@ class BusinessError(DsyncError):
         (a SKU, a carrier code...)
     :param team: owning team; defaults to the category's team
     :param record: an Odoo record the exception is about (optional)
+    :param context: business context of the exception where it differs from
+        its event's (same keys as a connector's ``_<type>_event_context``,
+        e.g. ``{"skus": [the unknown SKU]}``)
+    :param fix: what the exception's fix actions need, as JSON-able data
+        (e.g. ``{"products": [{"sku", "name", "price"}]}`` for an unknown
+        product, ``{"map_type", "code"}`` for a missing mapping, ``{"totals",
+        "lines"}`` for an amount mismatch; see ``dsync.exception``)
     """
 
     def __init__(
@@ -72,6 +80,8 @@ class BusinessError(DsyncError):
         severity="normal",
         record=None,
         details=None,
+        context=None,
+        fix=None,
     ):
         super().__init__(message)
         if category not in CATEGORY_TEAMS:
@@ -83,6 +93,8 @@ class BusinessError(DsyncError):
         self.severity = severity
         self.record = record
         self.details = details
+        self.context = context or {}
+        self.fix = fix
 
 
 class StaleEvent(DsyncError):

@@ -979,6 +979,7 @@ class ShopifySimulator:
                 "fulfillable_quantity", line.get("quantity", 0)
             ),
             "requiresShipping": line.get("requires_shipping", True),
+            "isGiftCard": bool(line.get("gift_card")),
             "taxable": line.get("taxable", True),
             "variant": (
                 {"id": gid("ProductVariant", line["variant_id"])}
@@ -1068,6 +1069,36 @@ class ShopifySimulator:
             "defaultAddress": self._render_address(customer.get("default_address")),
         }
 
+    def _current(self, order, field, currency):
+        """An order's ``current_<field>`` as a MoneyBag (the original amount
+        when the stored order has none)."""
+        if order.get(f"current_{field}") is None:
+            return self._money(order.get(field), currency, order.get(f"{field}_set"))
+        return self._money(
+            order.get(f"current_{field}"), currency, order.get(f"current_{field}_set")
+        )
+
+    @staticmethod
+    def _render_payment_terms(terms):
+        if not terms:
+            return None
+        return {
+            "paymentTermsName": terms.get("payment_terms_name"),
+            "paymentTermsType": terms.get("payment_terms_type"),
+            "dueInDays": terms.get("due_in_days"),
+        }
+
+    @staticmethod
+    def _render_purchasing_entity(order):
+        """A B2B order's PurchasingCompany (its company named as on the
+        billing address); a customer's order: the Customer (no fields
+        selected)."""
+        company = order.get("company")
+        if not company:
+            return {} if order.get("customer") else None
+        name = (order.get("billing_address") or {}).get("company")
+        return {"company": {"id": gid("Company", company["id"]), "name": name}}
+
     def render_order(self, order, line_items_first=50, shipping_lines_first=5):
         """The GraphQL ``Order`` node of a stored REST order (the subset the
         connector's OrdersUpdatedSince query selects)."""
@@ -1120,8 +1151,21 @@ class ShopifySimulator:
                 currency,
                 shipping_total,
             ),
+            "currentTotalPriceSet": self._current(order, "total_price", currency),
+            "currentSubtotalPriceSet": self._current(order, "subtotal_price", currency),
+            "currentTotalTaxSet": self._current(order, "total_tax", currency),
+            "totalTipReceivedSet": self._money(
+                order.get("total_tip_received") or 0, currency
+            ),
             "discountCodes": [d.get("code") for d in order.get("discount_codes") or []],
             "paymentGatewayNames": list(order.get("payment_gateway_names") or []),
+            "poNumber": order.get("po_number"),
+            "customAttributes": [
+                {"key": attribute.get("name"), "value": attribute.get("value")}
+                for attribute in order.get("note_attributes") or []
+            ],
+            "paymentTerms": self._render_payment_terms(order.get("payment_terms")),
+            "purchasingEntity": self._render_purchasing_entity(order),
             "taxLines": self._render_tax_lines(order.get("tax_lines"), currency),
             "customer": self._render_customer(order.get("customer")),
             "shippingAddress": self._render_address(order.get("shipping_address")),

@@ -165,7 +165,112 @@ def _address(values):
     return address
 
 
-def make_order(
+def _line_spec(spec):
+    """A line item spec as a dict: a tuple ``(sku, quantity, price[,
+    discount[, title]])`` or a dict with those keys and ``kind``
+    (``product``, ``custom``, ``gift_card``, ``tip``), ``taxable``,
+    ``requires_shipping``, ``current_quantity``, ``product_exists``."""
+    if isinstance(spec, dict):
+        item = dict(spec)
+    else:
+        item = {"sku": spec[0], "quantity": spec[1], "price": spec[2]}
+        if len(spec) > 3:
+            item["discount"] = spec[3]
+        if len(spec) > 4:
+            item["title"] = spec[4]
+    kind = item.setdefault("kind", "product")
+    item["quantity"] = int(item.get("quantity", 1))
+    item["price"] = money(item["price"])
+    item["sku"] = item.get("sku") or ""
+    item.setdefault("title", f"Product {item['sku']}" if item["sku"] else "Custom item")
+    item.setdefault("taxable", kind in ("product", "custom"))
+    item.setdefault("requires_shipping", kind == "product")
+    item.setdefault("current_quantity", item["quantity"])
+    return item
+
+
+def _item_ids(item):
+    """(variant id, product id) of a line item: none for custom items and
+    tips; a gift card is a product of the shop."""
+    if item["kind"] in ("custom", "tip"):
+        return None, None
+    key = item["sku"] or item["title"]
+    product_id = stable_id(f"product:{key}")
+    if item.get("product_exists") is False:
+        product_id = None  # deleted since: the line keeps its variant id only
+    return stable_id(f"variant:{key}"), product_id
+
+
+def _apply_discount(spec, base, applications, allocations, target_type):
+    """Allocate a discount ``(code, value_type, value)`` across ``base``
+    (the discountable amount of each target): appends its discount
+    application and each target's (application index, amount)."""
+    code, value_type, value = spec
+    total_base = sum(base, Decimal(0))
+    if value_type == "percentage":
+        total = money(total_base * value / 100)
+    else:
+        total = min(money(value), total_base)
+    index = len(applications)
+    applications.append(
+        {
+            "target_type": target_type,
+            "type": "discount_code",
+            "value": str(float(value)),
+            "value_type": value_type,
+            "allocation_method": "across",
+            "target_selection": "all",
+            "code": code,
+        }
+    )
+    for target, share in zip(allocations, allocate(total, base), strict=True):
+        if share:
+            target.append((index, share))
+    return {"code": code, "amount": fmt(total), "type": value_type}
+
+
+def _allocations(allocations, currency):
+    return [
+        {
+            "amount": fmt(amount),
+            "amount_set": money_set(amount, currency),
+            "discount_application_index": index,
+        }
+        for index, amount in allocations
+    ]
+
+
+def _payment_terms(payment_terms, total, currency, created_at):
+    """A B2B order's ``payment_terms``: ``(name, type, due_in_days)``."""
+    if not payment_terms:
+        return None
+    if isinstance(payment_terms, dict):
+        return payment_terms
+    name, terms_type, days = payment_terms
+    return {
+        "id": 306744467,
+        "payment_terms_name": name,
+        "payment_terms_type": terms_type,
+        "due_in_days": days,
+        "amount": fmt(total),
+        "currency": currency,
+        "created_at": created_at,
+        "updated_at": created_at,
+        "payment_schedules": [
+            {
+                "id": 383350679,
+                "amount": fmt(total),
+                "currency": currency,
+                "issued_at": created_at,
+                "due_at": None,
+                "completed_at": None,
+                "expected_payment_method": "shopify_payments",
+            }
+        ],
+    }
+
+
+def make_order(  # noqa: C901 - one document, built field by field
     order_id,
     name,
     lines,
@@ -186,41 +291,66 @@ def make_order(
     payment_gateway_names=("shopify_payments",),
     shipping_taxable=True,
     note=None,
+    note_attributes=(),
+    tags="",
+    po_number=None,
+    payment_terms=None,
+    company=None,
+    shipping_discount=None,
+    tip=None,
+    refunds=(),
 ):
     """An order as Shopify's REST/webhook JSON (a dict, ready for json.dumps).
 
     :param lines: ``[(sku, quantity, unit_price, line_discount)]``; the
         discount (optional) is an amount for the whole line (``"2.00"``) or a
-        percentage (``"10%"``); a 5th item gives the title
+        percentage (``"10%"``); a 5th item gives the title. A dict gives more
+        (see ``_line_spec``): custom items, gift cards, tips, a
+        ``current_quantity`` after an order edit
     :param shipping: ``(code, title, price)``, or a list of them, or None
     :param tax_rate: a rate (``0.05``) titled ``tax_title``, or a list of
         ``(title, rate)``; 0/None for no tax
     :param order_discount: ``(code, "percentage" | "fixed_amount", value)``:
         a discount code on all line items, allocated across them
+    :param shipping_discount: the same, on the shipping lines
     :param customer: dict merged into the default customer, or ``False``
         for a guest checkout without customer
+    :param note_attributes: ``[(name, value)]`` (cart attributes)
+    :param tags: a comma-separated string or a list
+    :param payment_terms: ``(name, type, due_in_days)`` e.g.
+        ``("Net 30", "NET", 30)``, or Shopify's dict
+    :param company: a B2B order's company: ``{"id": ..., "name": ...}``
+        (its name goes on both addresses)
+    :param tip: a tip amount (a tip line item)
+    :param refunds: ``[(sku, quantity, restock_type)]`` already refunded
+        (listed in ``refunds``; the units leave ``current_quantity``)
+
+    Order edits (a ``current_quantity`` below ``quantity``) and refunds
+    leave ``total_price``, ``subtotal_price`` and ``total_tax`` as they were
+    and change their ``current_*`` twins, as Shopify documents them.
     """
     updated_at = updated_at or created_at
     rates = _tax_rates(tax_rate, tax_title)
     applications, codes = [], []
+    specs = [_line_spec(spec) for spec in lines]
+    if tip:
+        specs.append(
+            _line_spec({"kind": "tip", "title": "Tip", "quantity": 1, "price": tip})
+        )
+    refunded = {}
+    for sku, quantity, _restock in refunds:
+        refunded[sku] = refunded.get(sku, 0) + quantity
     items = []
-    for index, spec in enumerate(lines):
-        sku, quantity, price = spec[0], int(spec[1]), money(spec[2])
-        discount = spec[3] if len(spec) > 3 else None
-        title = spec[4] if len(spec) > 4 else f"Product {sku}"
-        gross = price * quantity
-        item = {
-            "sku": sku,
-            "title": title,
-            "quantity": quantity,
-            "price": price,
-            "gross": gross,
-            "allocations": [],
-        }
-        line_discount = _line_discount(discount, gross)
+    for index, spec in enumerate(specs):
+        gross = spec["price"] * spec["quantity"]
+        item = dict(spec, gross=gross, allocations=[], index=index)
+        item["current_quantity"] = spec["current_quantity"] - refunded.get(
+            spec["sku"], 0
+        )
+        line_discount = _line_discount(spec.get("discount"), gross)
         if line_discount:
             value_type, value, amount = line_discount
-            app_index = len(applications)
+            item["allocations"].append((len(applications), amount))
             applications.append(
                 {
                     "target_type": "line_item",
@@ -229,129 +359,160 @@ def make_order(
                     "value_type": value_type,
                     "allocation_method": "one",
                     "target_selection": "explicit",
-                    "title": f"{title} discount",
-                    "description": f"{title} discount",
+                    "title": f"{spec['title']} discount",
+                    "description": f"{spec['title']} discount",
                 }
             )
-            item["allocations"].append((app_index, amount))
-        item["index"] = index
         items.append(item)
 
     order_disc = _order_discount(order_discount)
     if order_disc:
-        code, value_type, value = order_disc
-        remaining = [i["gross"] - sum(a for _x, a in i["allocations"]) for i in items]
-        base = sum(remaining, Decimal(0))
-        if value_type == "percentage":
-            total = money(base * value / 100)
-        else:
-            total = min(money(value), base)
-        app_index = len(applications)
-        applications.append(
-            {
-                "target_type": "line_item",
-                "type": "discount_code",
-                "value": str(float(value)),
-                "value_type": value_type,
-                "allocation_method": "across",
-                "target_selection": "all",
-                "code": code,
-            }
+        goods = [i for i in items if i["kind"] in ("product", "custom")]
+        codes.append(
+            _apply_discount(
+                order_disc,
+                [i["gross"] - sum(a for _x, a in i["allocations"]) for i in goods],
+                applications,
+                [i["allocations"] for i in goods],
+                "line_item",
+            )
         )
-        codes.append({"code": code, "amount": fmt(total), "type": value_type})
-        for item, share in zip(items, allocate(total, remaining), strict=True):
-            if share:
-                item["allocations"].append((app_index, share))
+
+    def net(item, quantity):
+        """The item's net amount for ``quantity`` units (its discount
+        follows the quantity)."""
+        discount = sum((a for _x, a in item["allocations"]), Decimal(0))
+        if quantity != item["quantity"]:
+            discount = money(discount * quantity / item["quantity"])
+        return item["price"] * quantity - discount
 
     line_items = []
     for item in items:
-        discount_total = sum((a for _x, a in item["allocations"]), Decimal(0))
-        net = item["gross"] - discount_total
-        variant_id = stable_id(f"variant:{item['sku']}")
+        variant_id, product_id = _item_ids(item)
         line_id = order_id * 1000 + item["index"] + 1
-        line_items.append(
-            {
-                "id": line_id,
-                "admin_graphql_api_id": gid("LineItem", line_id),
-                "variant_id": variant_id,
-                "product_id": stable_id(f"product:{item['sku']}"),
-                "sku": item["sku"],
-                "title": item["title"],
-                "name": item["title"],
-                "variant_title": None,
-                "vendor": "Distribution Sync Demo",
-                "quantity": item["quantity"],
-                "current_quantity": item["quantity"],
-                "fulfillable_quantity": item["quantity"],
-                "fulfillment_status": None,
-                "fulfillment_service": "manual",
-                "price": fmt(item["price"]),
-                "price_set": money_set(item["price"], currency),
-                "total_discount": "0.00",
-                "total_discount_set": money_set(0, currency),
-                "discount_allocations": [
-                    {
-                        "amount": fmt(amount),
-                        "amount_set": money_set(amount, currency),
-                        "discount_application_index": app_index,
-                    }
-                    for app_index, amount in item["allocations"]
-                ],
-                "tax_lines": _taxes(net, rates, taxes_included, currency),
-                "taxable": bool(rates),
-                "requires_shipping": True,
-                "gift_card": False,
-                "grams": 500,
-                "product_exists": True,
-                "properties": [],
-                "duties": [],
-                "_net": net,
-            }
-        )
+        taxed = rates if item["taxable"] else []
+        doc = {
+            "id": line_id,
+            "admin_graphql_api_id": gid("LineItem", line_id),
+            "variant_id": variant_id,
+            "product_id": product_id,
+            "sku": item["sku"],
+            "title": item["title"],
+            "name": item["title"],
+            "variant_title": None,
+            "vendor": "Distribution Sync Demo" if variant_id else None,
+            "quantity": item["quantity"],
+            "current_quantity": item["current_quantity"],
+            "fulfillable_quantity": item["current_quantity"]
+            if item["requires_shipping"]
+            else 0,
+            "fulfillment_status": None,
+            "fulfillment_service": "manual",
+            "price": fmt(item["price"]),
+            "price_set": money_set(item["price"], currency),
+            "total_discount": "0.00",
+            "total_discount_set": money_set(0, currency),
+            "discount_allocations": _allocations(item["allocations"], currency),
+            "tax_lines": _taxes(
+                net(item, item["current_quantity"]), taxed, taxes_included, currency
+            ),
+            "taxable": bool(taxed),
+            "requires_shipping": item["requires_shipping"],
+            "gift_card": item["kind"] == "gift_card",
+            "grams": 500 if item["requires_shipping"] else 0,
+            "product_exists": product_id is not None,
+            "properties": [],
+            "duties": [],
+        }
+        if item["kind"] == "tip":
+            doc["tip_payment_gateway"] = (payment_gateway_names or [None])[0]
+            doc["tip_payment_method"] = "card"
+        item["taxed"] = taxed
+        line_items.append(doc)
 
     shipping_specs = []
     if shipping:
         shipping_specs = [shipping] if isinstance(shipping[0], str) else list(shipping)
+    ships = [
+        {"code": code, "title": title, "price": money(price), "allocations": []}
+        for code, title, price in shipping_specs
+    ]
+    ship_disc = _order_discount(shipping_discount)
+    if ship_disc and ships:
+        codes.append(
+            _apply_discount(
+                ship_disc,
+                [ship["price"] for ship in ships],
+                applications,
+                [ship["allocations"] for ship in ships],
+                "shipping_line",
+            )
+        )
     shipping_lines = []
-    for index, (code, title, price) in enumerate(shipping_specs):
-        price = money(price)
+    for index, ship in enumerate(ships):
         ship_id = order_id * 100 + index + 1
+        discounted = ship["price"] - sum((a for _x, a in ship["allocations"]), 0)
         shipping_lines.append(
             {
                 "id": ship_id,
-                "code": code,
-                "title": title,
+                "code": ship["code"],
+                "title": ship["title"],
                 "source": "shopify",
                 "carrier_identifier": None,
                 "requested_fulfillment_service_id": None,
                 "phone": None,
                 "is_removed": False,
-                "price": fmt(price),
-                "price_set": money_set(price, currency),
-                "discounted_price": fmt(price),
-                "discounted_price_set": money_set(price, currency),
-                "discount_allocations": [],
+                "price": fmt(ship["price"]),
+                "price_set": money_set(ship["price"], currency),
+                # line-level discounts only: a discount code's allocation
+                # is in discount_allocations
+                "discounted_price": fmt(ship["price"]),
+                "discounted_price_set": money_set(ship["price"], currency),
+                "discount_allocations": _allocations(ship["allocations"], currency),
                 "tax_lines": _taxes(
-                    price, rates if shipping_taxable else [], taxes_included, currency
+                    discounted,
+                    rates if shipping_taxable else [],
+                    taxes_included,
+                    currency,
                 ),
+                "_net": discounted,
             }
         )
 
-    line_items_price = sum((i["gross"] for i in items), Decimal(0))
-    subtotal = sum((li["_net"] for li in line_items), Decimal(0))
-    discounts = line_items_price - subtotal
-    shipping_total = sum((money(s["price"]) for s in shipping_lines), Decimal(0))
-    order_tax_lines = {}
-    for taxed in line_items + shipping_lines:
-        for tax in taxed["tax_lines"]:
-            key = (tax["title"], tax["rate"])
-            order_tax_lines[key] = order_tax_lines.get(key, Decimal(0)) + money(
-                tax["price"]
-            )
+    def totals(current):
+        """(line items price, subtotal, discounts, tips, tax lines) for the
+        ordered (or current) quantities."""
+        quantity = "current_quantity" if current else "quantity"
+        price = sum((i["price"] * i[quantity] for i in items), Decimal(0))
+        goods = [i for i in items if i["kind"] != "tip"]
+        subtotal = sum((net(i, i[quantity]) for i in goods), Decimal(0))
+        tips = sum((net(i, i[quantity]) for i in items if i["kind"] == "tip"), 0)
+        discounts = sum((i["price"] * i[quantity] for i in goods), 0) - subtotal
+        discounts += sum((money(s["price"]) - s["_net"] for s in shipping_lines), 0)
+        tax_lines = {}
+        taxed = [(net(i, i[quantity]), i["taxed"]) for i in items]
+        taxed += [
+            (ship["_net"], rates if shipping_taxable else []) for ship in shipping_lines
+        ]
+        for amount, item_rates in taxed:
+            values = tax_amounts(amount, [r for _t, r in item_rates], taxes_included)
+            for (title, rate), value in zip(item_rates, values, strict=True):
+                key = (title, float(rate))
+                tax_lines[key] = tax_lines.get(key, Decimal(0)) + value
+        return price, subtotal, discounts, tips, tax_lines
+
+    line_items_price, subtotal, discounts, tips, order_tax_lines = totals(False)
+    _c_price, c_subtotal, c_discounts, c_tips, c_tax_lines = totals(True)
+    shipping_total = sum((s["_net"] for s in shipping_lines), Decimal(0))
+    shipping_price = sum((money(s["price"]) for s in shipping_lines), Decimal(0))
     total_tax = sum(order_tax_lines.values(), Decimal(0))
-    total = subtotal + shipping_total + (0 if taxes_included else total_tax)
-    for li in line_items:
-        del li["_net"]
+    c_total_tax = sum(c_tax_lines.values(), Decimal(0))
+    total = subtotal + tips + shipping_total + (0 if taxes_included else total_tax)
+    c_total = (
+        c_subtotal + c_tips + shipping_total + (0 if taxes_included else c_total_tax)
+    )
+    for ship in shipping_lines:
+        del ship["_net"]
 
     if customer is False:
         customer_doc = None
@@ -365,6 +526,8 @@ def make_order(
             "last_name": customer_doc.get("last_name"),
             "phone": customer_doc.get("phone"),
         }
+    if company:
+        address_defaults["company"] = company.get("name")
     billing = _address(dict(address_defaults, **(billing_address or {})))
     shipping_addr = _address(dict(address_defaults, **(shipping_address or {})))
     if customer_doc:
@@ -381,6 +544,11 @@ def make_order(
                 ),
             }
         )
+    if isinstance(note_attributes, dict):
+        note_attributes = list(note_attributes.items())
+    if isinstance(tags, list | tuple):
+        tags = ", ".join(tags)
+    outstanding = Decimal(0) if financial_status == "paid" else c_total
 
     return {
         "id": order_id,
@@ -399,7 +567,15 @@ def make_order(
         "confirmed": True,
         "test": False,
         "note": note,
-        "tags": "",
+        "note_attributes": [
+            {"name": key, "value": value} for key, value in note_attributes
+        ],
+        "tags": tags or "",
+        "po_number": po_number,
+        "company": {"id": company["id"], "location_id": company["id"] + 7}
+        if company and company.get("id")
+        else None,
+        "payment_terms": _payment_terms(payment_terms, total, currency, created_at),
         "source_name": "web",
         "financial_status": financial_status,
         "fulfillment_status": fulfillment_status,
@@ -412,23 +588,24 @@ def make_order(
         "total_line_items_price_set": money_set(line_items_price, currency),
         "subtotal_price": fmt(subtotal),
         "subtotal_price_set": money_set(subtotal, currency),
-        "current_subtotal_price": fmt(subtotal),
-        "current_subtotal_price_set": money_set(subtotal, currency),
+        "current_subtotal_price": fmt(c_subtotal),
+        "current_subtotal_price_set": money_set(c_subtotal, currency),
         "total_discounts": fmt(discounts),
         "total_discounts_set": money_set(discounts, currency),
-        "current_total_discounts": fmt(discounts),
-        "total_shipping_price_set": money_set(shipping_total, currency),
+        "current_total_discounts": fmt(c_discounts),
+        "current_total_discounts_set": money_set(c_discounts, currency),
+        "total_shipping_price_set": money_set(shipping_price, currency),
         "total_tax": fmt(total_tax),
         "total_tax_set": money_set(total_tax, currency),
-        "current_total_tax": fmt(total_tax),
-        "current_total_tax_set": money_set(total_tax, currency),
+        "current_total_tax": fmt(c_total_tax),
+        "current_total_tax_set": money_set(c_total_tax, currency),
         "total_price": fmt(total),
         "total_price_set": money_set(total, currency),
-        "current_total_price": fmt(total),
-        "current_total_price_set": money_set(total, currency),
-        "total_outstanding": "0.00" if financial_status == "paid" else fmt(total),
-        "total_tip_received": "0.00",
-        "total_weight": 500 * sum(i["quantity"] for i in items),
+        "current_total_price": fmt(c_total),
+        "current_total_price_set": money_set(c_total, currency),
+        "total_outstanding": fmt(outstanding),
+        "total_tip_received": fmt(tips),
+        "total_weight": sum(i["grams"] * i["quantity"] for i in line_items),
         "customer_locale": "en-CA",
         "browser_ip": "203.0.113.7",
         "customer": customer_doc,
@@ -450,8 +627,35 @@ def make_order(
         ],
         "payment_gateway_names": list(payment_gateway_names),
         "fulfillments": [],
-        "refunds": [],
+        "refunds": _refunds(order_id, refunds, line_items, created_at),
     }
+
+
+def _refunds(order_id, refunds, line_items, created_at):
+    """The ``refunds`` of an order: one refund of the ``(sku, quantity,
+    restock_type)`` given (amounts left out: the order import reads the
+    quantities)."""
+    if not refunds:
+        return []
+    by_sku = {item["sku"]: item for item in line_items}
+    return [
+        {
+            "id": order_id * 10 + 1,
+            "order_id": order_id,
+            "created_at": created_at,
+            "refund_line_items": [
+                {
+                    "id": order_id * 100 + index,
+                    "line_item_id": by_sku[sku]["id"],
+                    "quantity": quantity,
+                    "restock_type": restock_type,
+                }
+                for index, (sku, quantity, restock_type) in enumerate(refunds)
+            ],
+            "transactions": [],
+            "order_adjustments": [],
+        }
+    ]
 
 
 def updated(order, updated_at, **changes):
@@ -553,6 +757,51 @@ def make_refund(
             }
         ],
         "duties": [],
+    }
+
+
+def make_transaction(
+    transaction_id,
+    order,
+    amount,
+    gateway="shopify_payments",
+    kind="sale",
+    status="success",
+    processed_at=None,
+    gift_card_last_characters="x7ab",
+):
+    """A payment transaction of ``order`` as the ``order_transactions/create``
+    webhook sends it (the REST ``Transaction`` resource); a gift card's
+    receipt names the card by its last characters."""
+    processed_at = processed_at or order["processed_at"]
+    receipt = {}
+    if gateway == "gift_card":
+        receipt = {
+            "gift_card_id": stable_id(f"gift_card:{gift_card_last_characters}"),
+            "gift_card_last_characters": gift_card_last_characters,
+        }
+    return {
+        "id": transaction_id,
+        "admin_graphql_api_id": gid("OrderTransaction", transaction_id),
+        "order_id": order["id"],
+        "kind": kind,
+        "gateway": gateway,
+        "status": status,
+        "message": None,
+        "created_at": processed_at,
+        "processed_at": processed_at,
+        "test": False,
+        "authorization": None,
+        "location_id": None,
+        "user_id": None,
+        "parent_id": None,
+        "device_id": None,
+        "error_code": None,
+        "source_name": "web",
+        "receipt": receipt,
+        "amount": fmt(amount),
+        "currency": order["presentment_currency"],
+        "payment_id": f"c{order['id']}.{transaction_id}",
     }
 
 

@@ -5,7 +5,8 @@ Shopify signs the body, not its headers: a captured body replayed under
 another ``X-Shopify-Topic`` must not run another topic's processor. So a
 delivery is accepted only when its topic is one of ``TOPIC_PROCESSORS``
 (exactly, as Shopify spells it), its body has that topic's shape (an order
-for ``orders/*``, a refund for ``refunds/create``, the shop for
+for ``orders/*``, a refund for ``refunds/create``, a payment transaction
+for ``order_transactions/create``, the shop for
 ``app/uninstalled``, a privacy request for the privacy topics), and it comes
 from the backend's own shop (``X-Shopify-Shop-Domain``, and the shop named
 in the body where there is one: one app's secret signs the webhooks of
@@ -67,6 +68,13 @@ def _refund(doc, shop):
     _shopify_id(doc, "order_id", "a refund")
 
 
+def _transaction(doc, shop):
+    _shopify_id(doc, "id", "a transaction")
+    _shopify_id(doc, "order_id", "a transaction")
+    if not isinstance(doc.get("kind"), str):
+        raise InvalidDelivery("the body is not a transaction: no 'kind'")
+
+
 def _shop(doc, shop):
     _shopify_id(doc, "id", "a shop")
     _same_shop(doc, "myshopify_domain", shop, "a shop")
@@ -96,6 +104,7 @@ BODY_SHAPES = {
     "orders/updated": _order,
     "orders/cancelled": _order,
     "refunds/create": _refund,
+    "order_transactions/create": _transaction,
     "app/uninstalled": _shop,
     "customers/data_request": _privacy_request(
         ("customer", dict), ("orders_requested", list)

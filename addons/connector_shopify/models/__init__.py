@@ -1,6 +1,9 @@
 from . import dsync_backend
+from . import dsync_value_map
 from . import shopify_order
 from . import shopify_order_batch
+from . import shopify_order_transaction
+from . import shopify_transaction
 from . import shopify_outbound
 from . import sale_order
 from . import sale_order_line
@@ -16,4 +19,6 @@ from . import account_move_line
 from . import res_partner
 from . import res_users
 from . import ir_cron
+from . import shopify_connection
+from . import shopify_context
 from . import shopify_fulfillment_event

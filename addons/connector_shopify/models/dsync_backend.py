@@ -17,12 +17,19 @@ TOPIC_PROCESSORS = {
     "orders/updated": "_shopify_process_orders_updated",
     "orders/cancelled": "_shopify_process_orders_cancelled",
     "refunds/create": "_shopify_process_refunds_create",
+    "order_transactions/create": "_shopify_process_order_transactions_create",
     "app/uninstalled": "_shopify_process_app_uninstalled",
     "customers/data_request": "_shopify_process_customers_data_request",
     "customers/redact": "_shopify_process_customers_redact",
     "shop/redact": "_shopify_process_shop_redact",
 }
-ORDER_TOPICS = ["orders/create", "orders/updated", "orders/cancelled", "refunds/create"]
+ORDER_TOPICS = [
+    "orders/create",
+    "orders/updated",
+    "orders/cancelled",
+    "refunds/create",
+    "order_transactions/create",
+]
 ADMIN_TOPICS = [
     "app/uninstalled",
     "customers/data_request",

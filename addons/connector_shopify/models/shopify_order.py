@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 import psycopg2
+from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import ValidationError
@@ -21,7 +22,15 @@ from odoo.tools import email_normalize, float_compare, float_round, mute_logger
 from odoo.addons.distribution_sync_core.errors import BusinessError, TransientError
 
 from ..batch_scope import batch_scope, current_scope
-from ..order_payload import FINANCIAL_STATUSES, parse_order
+from ..order_note import note_block, with_note_block
+from ..order_payload import (
+    CUSTOM,
+    FINANCIAL_STATUSES,
+    GIFT_CARD,
+    PRODUCT,
+    TIP,
+    parse_order,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -104,6 +113,43 @@ class DsyncBackend(models.Model):
     )
     shopify_uninstalled_at = fields.Datetime(
         "App Uninstalled On", readonly=True, copy=False
+    )
+    shopify_custom_item_product_id = fields.Many2one(
+        "product.product",
+        string="Default Product for Custom Items",
+        check_company=True,
+        help="Custom items (lines typed in Shopify without a product or SKU: "
+        "gift wrapping, a handling charge, a service) become lines of this "
+        "product, named as in Shopify, when no 'Custom item' value map names "
+        "their title. Without either, such an order opens a 'missing "
+        "mapping' exception. A service is usual; a custom item that must be "
+        "shipped needs a product of its own, mapped by its title.",
+    )
+    shopify_gift_card_product_id = fields.Many2one(
+        "product.product",
+        string="Gift Card Product",
+        check_company=True,
+        domain="[('type', '=', 'service')]",
+        help="Gift cards sold in Shopify become lines of this service (no "
+        "stock, no tax: Shopify does not tax gift cards). A gift card used "
+        "to pay is a payment, not a product: it is listed with the order's "
+        "payment gateways.",
+    )
+    shopify_tip_product_id = fields.Many2one(
+        "product.product",
+        string="Tip Product",
+        check_company=True,
+        domain="[('type', '=', 'service')]",
+        help="Tips the customer added in Shopify become lines of this "
+        "service (no stock, no tax).",
+    )
+    shopify_confirm_payment_terms = fields.Boolean(
+        "Confirm Orders on Payment Terms",
+        default=True,
+        help="B2B orders with payment terms (net 30, due on fulfillment...) "
+        "are confirmed whatever their financial status: the customer pays "
+        "later, the goods ship now. Unset, they follow the financial statuses "
+        "above like any order.",
     )
 
     @api.constrains("shopify_confirm_statuses")
@@ -199,6 +245,8 @@ class DsyncBackend(models.Model):
             "products": self._shopify_products(order.lines),
             "carriers": self._shopify_carriers(order.shipping_lines),
             "taxes": self._shopify_tax_finder(order),
+            "payment_term": self._shopify_payment_term(order),
+            "tags": self._shopify_tags(order.tags),
         }
         self._shopify_check_gateways(order)
         return resolved
@@ -216,7 +264,14 @@ class DsyncBackend(models.Model):
             self._shopify_order_vals(order, needs, *partners)
             for order, needs, partners in zip(orders, resolved, addresses, strict=True)
         ]
+        terms = self._shopify_keeps_terms()
+        if terms:  # Odoo computes the company's terms; the note goes first
+            for vals in vals_list:
+                vals.pop("note", None)
         sales = self.env["sale.order"].create(vals_list)
+        if terms:
+            for sale in sales.filtered("shopify_note"):
+                sale.note = with_note_block(sale.note, sale.shopify_note)
         to_bind = []
         for sale, order in zip(sales, orders, strict=True):
             self._shopify_check_amounts(sale, order)
@@ -245,7 +300,6 @@ class DsyncBackend(models.Model):
             "partner_shipping_id": shipping.id,
             "pricelist_id": needs["pricelist"].id,
             "fiscal_position_id": False,
-            "client_order_ref": order.name,
             "origin": _("Shopify %s", order.name),
             "date_order": order.created_at or fields.Datetime.now(),
             "carrier_id": next(
@@ -253,10 +307,33 @@ class DsyncBackend(models.Model):
             ).id,
             "order_line": [Command.create(v) for v in line_vals],
             **self._shopify_info_vals(order),
+            **self._shopify_header_vals(order, needs),
         }
         if self.shopify_team_id:
             vals["team_id"] = self.shopify_team_id.id
         return vals
+
+    def _shopify_header_vals(self, order, needs):
+        """What the order header takes from Shopify beyond its lines and
+        addresses: the customer's reference (the B2B purchase order number,
+        else the Shopify order name), payment terms, tags and the note."""
+        vals = _header_text(order)
+        if needs["payment_term"]:  # else Odoo's: the customer's terms
+            vals["payment_term_id"] = needs["payment_term"].id
+        if needs["tags"]:
+            vals["tag_ids"] = [Command.set(needs["tags"].ids)]
+        if order.delivery_note:
+            vals["note"] = note_block(order.delivery_note)
+        return vals
+
+    def _shopify_keeps_terms(self):
+        """Whether the company prints default terms on its orders (Odoo then
+        computes the note; the Shopify note is put before the terms)."""
+        return bool(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("account.use_invoice_terms")
+        )
 
     def _shopify_info_vals(self, order):
         """What Odoo only records of Shopify (never owned business data)."""
@@ -267,15 +344,40 @@ class DsyncBackend(models.Model):
             if order.financial_status in dict(FINANCIAL_STATUSES)
             else False,
             "shopify_payment_gateways": ", ".join(order.gateways) or False,
+            "shopify_order_name": order.name,
         }
 
     def _shopify_update_order(self, sale, order, cancelled):
-        """Apply an update to an imported order, within the ownership rules."""
+        """Apply an update to an imported order, within the ownership rules.
+
+        Odoo's own warnings for a changed order (an activity on each open
+        delivery, for the job's user) are left out: the connector updates
+        the deliveries itself and says so in their chatter."""
         info = self._shopify_info_vals(order)
         if sale.state == "cancel" or cancelled:
             sale.write(info)
             return
+        sale = sale.with_context(skip_activity=True)
         shipped = sale._shopify_shipped()
+        moved = self._shopify_address_moved(sale, order)
+        if moved and shipped:
+            raise BusinessError(
+                "conflict",
+                _(
+                    "Shopify order %(name)s now ships to %(address)s, but Odoo "
+                    "already shipped it (%(order)s) to %(old)s: the change is "
+                    "not applied. Agree with the customer (reroute, resend); "
+                    "once the order's delivery address in Odoo is the new one, "
+                    "later updates of the order apply again.",
+                    name=order.name,
+                    address=_address_text(order.shipping_address),
+                    order=sale.name,
+                    old=_partner_address_text(sale.partner_shipping_id),
+                ),
+                team="customer_service",
+                kind_key=f"shipped_address:{order.name}",
+                record=sale,
+            )
         plan = self._shopify_line_plan(sale, order)
         if plan["lines_changed"] or plan["prices_changed"]:
             if shipped:
@@ -298,21 +400,76 @@ class DsyncBackend(models.Model):
             if plan["prices_changed"]:
                 Rules._check_change(self, "prices", sale)
             self._shopify_apply_plan(sale, plan, order.updated_at)
-        if not shipped:
-            self._shopify_update_delivery_address(sale, order)
+        changes = []
+        if moved:
+            changes.append(self._shopify_update_delivery_address(sale, order))
+        changes += self._shopify_update_header(sale, order)
+        if plan["lines_changed"]:
+            changes.append(_("the ordered quantities changed"))
         sale.write(info)
         self._shopify_check_amounts(sale, order)
+        self._shopify_tell_deliveries(sale, order, changes)
+
+    def _shopify_address_moved(self, sale, order):
+        return bool(order.shipping_address) and not _address_matches(
+            sale.partner_shipping_id, order.shipping_address
+        )
 
     def _shopify_update_delivery_address(self, sale, order):
-        if not order.shipping_address or _address_matches(
-            sale.partner_shipping_id, order.shipping_address
-        ):
-            return
+        """The new delivery address on the order and on every open delivery
+        (the pickings of its delivery route that are not done or
+        cancelled), as Odoo's *update the deliveries* option does."""
         self.env["dsync.ownership.rule"]._check_change(self, "order_header", sale)
-        address = self._shopify_address(
-            sale.partner_id, order.shipping_address, "delivery"
+        owner = _address_owner(sale.partner_id)
+        address = self._shopify_address(owner, order.shipping_address, "delivery")
+        sale.with_context(
+            update_delivery_shipping_partner=True
+        ).partner_shipping_id = address
+        return _("delivery address: %s", _partner_address_text(address))
+
+    def _shopify_update_header(self, sale, order):
+        """Customer reference, payment terms, tags and note, when Shopify's
+        differ from what was last applied; returns what the deliveries must
+        be told."""
+        changed = {
+            fname: value
+            for fname, value in _header_text(order).items()
+            if (sale[fname] or False) != value
+        }
+        if not changed:
+            return []
+        self.env["dsync.ownership.rule"]._check_change(self, "order_header", sale)
+        vals = dict(changed)
+        if "shopify_payment_terms" in changed and order.payment_terms:
+            vals["payment_term_id"] = self._shopify_payment_term(order).id
+        if "shopify_tags" in changed:
+            old = {t.lower() for t in (sale.shopify_tags or "").split(", ") if t}
+            kept = sale.tag_ids.filtered(lambda tag: tag.name.lower() not in old)
+            vals["tag_ids"] = [Command.set((kept | self._shopify_tags(order.tags)).ids)]
+        if "shopify_note" in changed:
+            vals["note"] = with_note_block(sale.note, order.delivery_note)
+        sale.write(vals)
+        if "shopify_note" not in changed:
+            return []
+        for picking in sale._shopify_open_deliveries():
+            picking.note = with_note_block(picking.note, order.delivery_note)
+        return [
+            _("note: %s", order.delivery_note)
+            if order.delivery_note
+            else _("the note was removed")
+        ]
+
+    def _shopify_tell_deliveries(self, sale, order, changes):
+        """A note in the chatter of the open deliveries, for the warehouse."""
+        deliveries = sale._shopify_open_deliveries()
+        if not changes or not deliveries:
+            return
+        body = Markup("<p>%s</p><ul>%s</ul>") % (
+            _("Shopify order %s was updated:", order.name),
+            Markup("").join(Markup("<li>%s</li>") % change for change in changes),
         )
-        sale.partner_shipping_id = address
+        for picking in deliveries:
+            picking.message_post(body=body, subtype_xmlid="mail.mt_note")
 
     def _shopify_line_plan(self, sale, order):
         """What to write, create and zero to bring the lines to ``order``."""
@@ -421,7 +578,7 @@ class DsyncBackend(models.Model):
     def _shopify_line_vals(self, line, product, taxes, sequence):
         digits = self.env["sale.order.line"]._fields["discount"].get_digits(self.env)
         exact = line.discount_percent
-        return {
+        vals = {
             "sequence": sequence,
             "product_id": product.id,
             "product_uom_qty": float(line.quantity),
@@ -430,6 +587,9 @@ class DsyncBackend(models.Model):
             "shopify_discount_percent": exact,
             "tax_id": [Command.set(taxes.ids)],
         }
+        if line.kind != PRODUCT:  # the clerk sees Shopify's "Gift wrapping"
+            vals["name"] = line.name or line.title
+        return vals
 
     def _shopify_delivery_vals(self, line, carrier, taxes, sequence):
         vals = self._shopify_line_vals(line, carrier.product_id, taxes, sequence)
@@ -469,13 +629,13 @@ class DsyncBackend(models.Model):
         return memo[map_type, code]
 
     def _shopify_products(self, lines):
-        """{line id: product.product}; unknown SKUs raise ``unknown_product``."""
+        """{line id: product.product}; a line without one raises an
+        ``unknown_product`` or ``missing_mapping`` error that says what to
+        configure."""
         found = self._shopify_find_products(lines)
         result, missing = {}, []
         for line in lines:
-            product = found.get(f"variant:{line.variant_id}") or found.get(
-                f"sku:{line.sku}"
-            )
+            product = self._shopify_line_product(line, found)
             if product:
                 result[line.id] = product
             else:
@@ -484,9 +644,30 @@ class DsyncBackend(models.Model):
             self._shopify_raise_unknown_products(missing)
         return result
 
+    def _shopify_line_product(self, line, found):
+        """The product of a line item: the store's gift card and tip
+        products for those; a product's by variant binding, then SKU; a line
+        without SKU (a custom item, a product without SKU) by its title
+        ('Custom item' value map), then — for a custom item — the store's
+        default product for custom items."""
+        if line.kind == GIFT_CARD:
+            return self.shopify_gift_card_product_id
+        if line.kind == TIP:
+            return self.shopify_tip_product_id
+        product = found.get(f"variant:{line.variant_id}") or found.get(
+            f"sku:{line.sku}"
+        )
+        if product or line.sku:
+            return product
+        product = found.get(f"title:{line.title}")
+        if not product and line.kind == CUSTOM:
+            product = self.shopify_custom_item_product_id
+        return product
+
     def _shopify_find_products(self, lines):
-        """The products of ``lines`` by variant binding and by SKU, looked up
-        together and remembered for the batch (unknown ones as empty)."""
+        """The products of ``lines`` by variant binding, by SKU and (lines
+        without SKU) by title, looked up together and remembered for the
+        batch (unknown ones as empty)."""
         Product = self.env["product.product"]
         found = self._shopify_memo("products")
         variants = {
@@ -512,6 +693,12 @@ class DsyncBackend(models.Model):
             line.sku for line in lines if line.sku and f"sku:{line.sku}" not in found
         }
         if skus:
+            # a SKU a person linked to an existing product (SKU value map)
+            linked = self.env["dsync.value.map"]._dsync_products_by_sku(self, skus)
+            for sku, product in linked.items():
+                found[f"sku:{sku}"] = product
+            skus -= set(linked)
+        if skus:
             products = Product.search(
                 [
                     (key, "in", list(skus)),
@@ -523,26 +710,102 @@ class DsyncBackend(models.Model):
                 found.setdefault(f"sku:{product[key]}", product)
             for sku in skus:
                 found.setdefault(f"sku:{sku}", Product)
+        for line in lines:
+            if line.sku or line.kind in (GIFT_CARD, TIP):
+                continue
+            if f"title:{line.title}" not in found:
+                found[f"title:{line.title}"] = _as_product(
+                    self._shopify_map("custom_item", line.title), Product
+                )
         return found
 
     def _shopify_raise_unknown_products(self, missing):
-        first = missing[0]
-        kind = f"sku:{first.sku}" if first.sku else f"variant:{first.variant_id}"
+        """One error for the lines without a product: what each needs, the
+        first one's kind (to retry them all once it is fixed)."""
         field = self._fields["shopify_product_match"]
-        label = dict(field._description_selection(self.env)).get(
+        rule = dict(field._description_selection(self.env)).get(
             self.shopify_product_match, ""
         )
+        problems = [self._shopify_product_problem(line, rule) for line in missing]
+        category, kind_key, _text = problems[0]
         raise BusinessError(
-            "unknown_product",
-            _(
-                "No product for %(products)s (matched by %(rule)s). Create the "
-                "product or set its reference, then retry.",
-                products=", ".join(
-                    f"{line.product_key or '?'} ({line.title})" for line in missing
+            category,
+            "\n".join(text for _c, _k, text in problems),
+            kind_key=kind_key,
+            context={"skus": [line.product_key or line.title for line in missing]},
+            fix={
+                "products": [
+                    {"sku": line.sku, "name": line.title, "price": str(line.price)}
+                    for line in missing
+                    if line.sku
+                ]
+            },
+        )
+
+    def _shopify_product_problem(self, line, rule):
+        """(category, kind key, message) of a line item without a product."""
+        if line.kind == GIFT_CARD:
+            return (
+                "missing_mapping",
+                "gift_card_product",
+                _(
+                    "'%(line)s' is a gift card sold: set the Gift Card Product "
+                    "(a service, no tax) on the store's 'Shopify orders' page, "
+                    "then retry.",
+                    line=line.label,
                 ),
-                rule=label,
+            )
+        if line.kind == TIP:
+            return (
+                "missing_mapping",
+                "tip_product",
+                _(
+                    "'%(line)s' is a tip of %(amount)s: set the Tip Product (a "
+                    "service, no tax) on the store's 'Shopify orders' page, then "
+                    "retry.",
+                    line=line.label,
+                    amount=line.net,
+                ),
+            )
+        if line.sku:
+            return (
+                "unknown_product",
+                f"sku:{line.sku}",
+                _(
+                    "No product for %(sku)s (%(line)s), matched by %(rule)s. "
+                    "Create the product or set its reference, then retry.",
+                    sku=line.sku,
+                    line=line.label,
+                    rule=rule,
+                ),
+            )
+        if line.kind == CUSTOM:
+            return (
+                "missing_mapping",
+                f"custom_item:{line.title}",
+                _(
+                    "'%(line)s' is a custom item (no product or SKU in Shopify): "
+                    "map its title (value map type 'Custom item', code "
+                    "'%(title)s') to a product, or set a Default Product for "
+                    "Custom Items on the store's 'Shopify orders' page, then "
+                    "retry.",
+                    line=line.label,
+                    title=line.title,
+                ),
+            )
+        return (
+            "unknown_product",
+            f"variant:{line.variant_id}",
+            _(
+                "'%(line)s' (Shopify variant %(variant)s) has no SKU: give the "
+                "variant the Odoo product's reference as SKU in Shopify, bind "
+                "the variant to the product (Mappings › Bindings), or map its "
+                "title (value map type 'Custom item', code '%(title)s'), then "
+                "retry.",
+                line=line.label,
+                variant=line.variant_id,
+                title=line.title,
             ),
-            kind_key=kind,
         )
 
     def _shopify_carriers(self, shipping_lines):
@@ -569,6 +832,77 @@ class DsyncBackend(models.Model):
                 )
             carriers[line.id] = carrier
         return carriers
+
+    def _shopify_tags(self, names):
+        """The order tags (``crm.tag``) named ``names``, case aside; the
+        missing ones are created (Shopify's tags are free text)."""
+        Tag = self.env["crm.tag"]
+        memo = self._shopify_memo("tags")
+        todo = [name for name in names if name.lower() not in memo]
+        if todo:
+            for tag in Tag.search(
+                expression.OR(
+                    [[("name", "=ilike", _escape_like(name))] for name in todo]
+                )
+            ):
+                memo.setdefault(tag.name.lower(), tag)
+            new = [name for name in todo if name.lower() not in memo]
+            if new:
+                with _bound_by_one_job(self.env.cr, "crm.tag"):
+                    created = Tag.create([{"name": name} for name in new])
+                for tag in created:
+                    memo[tag.name.lower()] = tag
+        return Tag.concat(*(memo[name.lower()] for name in names))
+
+    def _shopify_payment_term(self, order):
+        """The Odoo payment terms of a B2B order's Shopify payment terms (an
+        empty recordset without any): a 'Payment terms' value map of their
+        name, else terms of the same name, else — net N days, due on
+        receipt — the terms that ask the whole amount N (0) days after the
+        invoice."""
+        terms = order.payment_terms
+        if not terms:
+            return self.env["account.payment.term"]
+        memo = self._shopify_memo("payment_terms")
+        key = (terms.name, terms.type, terms.due_in_days)
+        if key not in memo:
+            memo[key] = self._shopify_find_payment_term(terms)
+        if not memo[key]:
+            label = terms.name or terms.type
+            raise BusinessError(
+                "missing_mapping",
+                _(
+                    "Order %(name)s is on Shopify payment terms '%(terms)s', "
+                    "which no Odoo payment terms match: map them (value map "
+                    "type 'Payment terms', code '%(terms)s') to payment terms, "
+                    "then retry.",
+                    name=order.name,
+                    terms=label,
+                ),
+                kind_key=f"payment_terms:{label}",
+            )
+        return memo[key]
+
+    def _shopify_find_payment_term(self, terms):
+        Term = self.env["account.payment.term"]
+        if terms.name:
+            mapped = self._shopify_map("payment_terms", terms.name)
+            if isinstance(mapped, models.BaseModel) and mapped._name == Term._name:
+                return mapped
+        company = Term._check_company_domain(self.company_id)
+        if terms.name:
+            named = Term.search(
+                [("name", "=ilike", _escape_like(terms.name)), *company], limit=1
+            )
+            if named:
+                return named
+        days = {"NET": terms.due_in_days, "RECEIPT": 0}.get(terms.type)
+        if days is None:
+            return Term
+        for term in Term.search(company, order="sequence, id"):
+            if _net_days(term) == days:
+                return term
+        return Term
 
     def _shopify_check_gateways(self, order):
         if not self.shopify_require_payment_mapping:
@@ -679,8 +1013,15 @@ class DsyncBackend(models.Model):
     def _shopify_partners_many(self, orders):
         """[(customer, invoice address, delivery address)] of each order:
         customers by Shopify id, then email/phone, else created (together),
-        and the addresses each order needs (created together)."""
+        and the addresses each order needs (created together).
+
+        The customer of a B2B order (a company on its billing address) is a
+        contact of that company — Odoo's commercial partner, who is
+        invoiced — and the order's addresses are the company's (see
+        :meth:`_shopify_companies`)."""
         Partner = self.env["res.partner"]
+        places = {}
+        companies = self._shopify_companies(orders, places)
         customer_ids = [str(order.customer.get("id") or "") for order in orders]
         bindings = self.env["dsync.binding"]._find_many(
             self, "res.partner", [cid for cid in customer_ids if cid]
@@ -690,54 +1031,181 @@ class DsyncBackend(models.Model):
             binding.external_id: alive & Partner.browse(binding.res_id)
             for binding in bindings
         }
-        places = {}
         matched = self._shopify_find_partners(
             [
                 order
-                for order, cid in zip(orders, customer_ids, strict=True)
-                if not bound.get(cid)
+                for order, cid, company in zip(
+                    orders, customer_ids, companies, strict=True
+                )
+                if not company and not bound.get(cid)
             ]
         )
-        partners, new_vals, to_bind = [], [], []
-        for order, customer_id in zip(orders, customer_ids, strict=True):
+        partners, new_vals, to_bind, contacts = [], [], [], set()
+        for index, (order, customer_id, company) in enumerate(
+            zip(orders, customer_ids, companies, strict=True)
+        ):
             partner = bound.get(customer_id) or Partner
-            if not partner:
+            if company:
+                if partner.commercial_partner_id != company:
+                    partner = _company_contact(company, order)
+                    if not partner:
+                        contacts.add(index)
+                if customer_id and customer_id not in bound:
+                    to_bind.append((index, customer_id))
+            elif not partner:
                 partner = matched.get(order.id) or Partner
                 if not partner:
                     new_vals.append(self._shopify_partner_vals(order, places))
                 if customer_id:
-                    to_bind.append((len(partners), customer_id))
+                    to_bind.append((index, customer_id))
             partners.append(partner)
         created = iter(self._shopify_create_contacts(new_vals))
-        partners = [partner or next(created) for partner in partners]
+        # whose children the addresses are: a company's, a new customer's
+        # own (no parent to read), a known customer's commercial partner's
+        owners = [
+            company or (partner and _address_owner(partner)) or None
+            for partner, company in zip(partners, companies, strict=True)
+        ]
+        partners = [
+            partner or (Partner if index in contacts else next(created))
+            for index, partner in enumerate(partners)
+        ]
+        owners = [
+            owner or partner for owner, partner in zip(owners, partners, strict=True)
+        ]
         self._shopify_bind_many(
             "res.partner",
-            [(customer_id, partners[index], {}) for index, customer_id in to_bind],
+            [
+                (customer_id, partners[index], {})
+                for index, customer_id in to_bind
+                if index not in contacts
+            ],
         )
         found = [{} for _order in orders]
-        missing = []
-        for index, (order, partner) in enumerate(zip(orders, partners, strict=True)):
+        missing = [(index, "contact", None) for index in sorted(contacts)]
+        for index, (order, owner) in enumerate(zip(orders, owners, strict=True)):
             for kind, address in (
                 ("invoice", order.billing_address),
                 ("delivery", order.shipping_address),
             ):
-                child = self._shopify_find_address(partner, address, kind)
+                child = self._shopify_find_address(owner, address, kind)
                 if child:
                     found[index][kind] = child
                 else:
                     missing.append((index, kind, address))
         children = self._shopify_create_addresses(
             [
-                self._shopify_child_vals(partners[index], address, kind, places)
+                self._shopify_contact_vals(companies[index], orders[index])
+                if kind == "contact"
+                else self._shopify_child_vals(owners[index], address, kind, places)
                 for index, kind, address in missing
             ]
         )
         for (index, kind, _address), child in zip(missing, children, strict=True):
-            found[index][kind] = child
+            if kind == "contact":
+                partners[index] = child
+            else:
+                found[index][kind] = child
+        self._shopify_bind_many(  # the new contacts of companies
+            "res.partner",
+            [
+                (customer_id, partners[index], {})
+                for index, customer_id in to_bind
+                if index in contacts
+            ],
+        )
         return [
             (partner, addresses["invoice"], addresses["delivery"])
             for partner, addresses in zip(partners, found, strict=True)
         ]
+
+    def _shopify_companies(self, orders, places):
+        """[company contact or empty recordset] of each order: for a B2B
+        order, the company bound to its Shopify company id, else the
+        company contact of the same name (case aside), else a new one
+        (created together, once per name); the Shopify company id is bound
+        to it."""
+        Partner = self.env["res.partner"]
+        b2b = [order for order in orders if order.is_b2b]
+        if not b2b:
+            return [Partner for _order in orders]
+        keys = {order.id: _company_key(order) for order in b2b}
+        bindings = self.env["dsync.binding"]._find_many(
+            self, "res.partner", [key for key in keys.values() if key]
+        )
+        alive = Partner.browse(bindings.mapped("res_id")).exists()
+        bound = {
+            binding.external_id: alive & Partner.browse(binding.res_id)
+            for binding in bindings
+        }
+        names = {
+            order.company_name.lower() for order in b2b if not bound.get(keys[order.id])
+        }
+        by_name = {}
+        if names:
+            for partner in Partner.search(
+                [
+                    ("is_company", "=", True),
+                    ("parent_id", "=", False),
+                    *expression.OR(
+                        [[("name", "=ilike", _escape_like(name))] for name in names]
+                    ),
+                    *Partner._check_company_domain(self.company_id),
+                ]
+            ):
+                by_name.setdefault(partner.name.lower(), partner)
+        result, new_vals, new_index, to_bind = [], [], {}, {}
+        for order in orders:
+            key = keys.get(order.id)
+            company = Partner
+            if order.is_b2b:
+                name = order.company_name.lower()
+                company = bound.get(key) or by_name.get(name) or Partner
+                if not company and name not in new_index:
+                    new_index[name] = len(new_vals)
+                    new_vals.append(self._shopify_company_vals(order, places))
+                if key and not bound.get(key):
+                    to_bind.setdefault(key, len(result))
+            result.append(company)
+        created = self._shopify_create_contacts(new_vals)
+        for index, order in enumerate(orders):
+            if order.is_b2b and not result[index]:
+                result[index] = created[new_index[order.company_name.lower()]]
+        self._shopify_bind_many(
+            "res.partner", [(key, result[index], {}) for key, index in to_bind.items()]
+        )
+        return result
+
+    def _shopify_company_vals(self, order, places=None):
+        source = order.billing_address or order.shipping_address or {}
+        vals = {
+            "name": order.company_name,
+            "is_company": True,
+            "customer_rank": 1,
+            "company_id": False,
+        }
+        vals.update(self._shopify_address_vals(source, places))
+        return vals
+
+    def _shopify_contact_vals(self, company, order):
+        """The buyer of a B2B order as a contact of its company (with the
+        company's address, as Odoo gives a new contact)."""
+        customer = order.customer
+        source = order.billing_address or customer.get("default_address") or {}
+        vals = {
+            "parent_id": company.id,
+            "type": "contact",
+            "name": _person_name(customer)
+            or _person_name(source)
+            or order.email
+            or company.name,
+            "email": customer.get("email") or order.email or False,
+            "phone": customer.get("phone") or order.phone or False,
+        }
+        for fname in self.env["res.partner"]._address_fields():
+            value = company[fname]
+            vals[fname] = value.id if isinstance(value, models.BaseModel) else value
+        return vals
 
     def _shopify_find_partners(self, orders):
         """{order id: customer} of the orders whose customer matches an
@@ -917,14 +1385,19 @@ class DsyncBackend(models.Model):
     # ------------------------------------------------------------------
     def _shopify_confirm_due(self, sales, orders):
         """Confirm, with one ``action_confirm``, the quotations whose Shopify
-        financial status the store's rule confirms."""
+        financial status the store's rule confirms (or, when the store says
+        so, that are on B2B payment terms)."""
         statuses = self._shopify_confirm_status_set()
+        on_terms = self.shopify_confirm_payment_terms
         due = self.env["sale.order"].concat(
             *(
                 sale
                 for sale, order in zip(sales, orders, strict=True)
                 if sale.state in ("draft", "sent")
-                and order.financial_status in statuses
+                and (
+                    order.financial_status in statuses
+                    or (on_terms and order.payment_terms)
+                )
             )
         )
         if due:
@@ -955,13 +1428,17 @@ class DsyncBackend(models.Model):
         sale.with_context(disable_cancel_warning=True).action_cancel()
 
     def _shopify_check_amounts(self, sale, order):
-        """Odoo's totals must be Shopify's to the cent, or nothing is kept."""
+        """Odoo's totals must be Shopify's to the cent, or nothing is kept:
+        its current totals (after order edits) or, when Odoo's order keeps
+        what a refund took back (a credit note answers refunds), the order's
+        totals before refunds."""
         total, tax = _dec(sale.amount_total), _dec(sale.amount_tax)
-        if (
-            abs(total - order.total_price) <= TOLERANCE
-            and abs(tax - order.total_tax) <= TOLERANCE
+        if any(
+            abs(total - s_total) <= TOLERANCE and abs(tax - s_tax) <= TOLERANCE
+            for s_total, s_tax in order.totals
         ):
             return
+        s_total, s_tax = order.totals[0]
         codes = sorted(
             {
                 t.code
@@ -981,13 +1458,14 @@ class DsyncBackend(models.Model):
                 total=total,
                 tax=tax,
                 currency=order.currency,
-                s_total=order.total_price,
-                s_tax=order.total_tax,
+                s_total=s_total,
+                s_tax=s_tax,
             ),
             kind_key="amount:"
             + (",".join(codes) or "untaxed")
             + (":included" if order.taxes_included else ""),
             details=_amount_details(sale, order),
+            fix=_amount_fix(sale, order, (total, tax), (s_total, s_tax)),
         )
 
     def _shopify_bind(self, record, external_id, updated_at=None, event=None):
@@ -1000,6 +1478,8 @@ class DsyncBackend(models.Model):
     def _shopify_bind_many(self, res_model, entries):
         """``dsync.binding._bind_many``, retried when another job bound one of
         the ids first."""
+        if not entries:
+            return self.env["dsync.binding"]
         with _bound_by_one_job(self.env.cr, res_model):
             return self.env["dsync.binding"]._bind_many(self, res_model, entries)
 
@@ -1016,6 +1496,35 @@ def _bound_by_one_job(cr, res_model):
         raise TransientError(
             f"{res_model} bound by another job meanwhile", retry_after=5
         ) from err
+
+
+def _escape_like(value):
+    """``value`` for ``=ilike``: its ``%``, ``_`` and ``\\`` literal."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _net_days(term):
+    """N when payment terms ask the whole amount N days after the invoice
+    (no early discount), else None."""
+    if term.early_discount or len(term.line_ids) != 1:
+        return None
+    line = term.line_ids
+    if (
+        line.value != "percent"
+        or float_compare(line.value_amount, 100.0, precision_digits=2)
+        or line.delay_type != "days_after"
+    ):
+        return None
+    return line.nb_days
+
+
+def _as_product(record, Product):
+    """A value map's target as a product variant (a template: its variant)."""
+    if not isinstance(record, models.BaseModel):
+        return Product
+    if record._name == "product.template":
+        record = record.product_variant_id
+    return record if record and record._name == "product.product" else Product
 
 
 def _sync_from_commercial(children, fnames):
@@ -1047,6 +1556,39 @@ def customer_phone(order):
     return (order.customer.get("phone") or order.phone or "").strip()
 
 
+def _header_text(order):
+    """The order header's values that are Shopify's text as is (compared
+    with the order's to tell what an update changes)."""
+    return {
+        "client_order_ref": order.po_number or order.name,
+        "shopify_payment_terms": order.payment_terms.name
+        if order.payment_terms
+        else False,
+        "shopify_tags": ", ".join(order.tags) or False,
+        "shopify_note": order.delivery_note or False,
+    }
+
+
+def _company_key(order):
+    """The binding key of a B2B order's Shopify company (or "")."""
+    return f"company/{order.company_id}" if order.company_id else ""
+
+
+def _company_contact(company, order):
+    """The contact of ``company`` who placed ``order``: same email, else
+    (no email) same name."""
+    email = customer_email(order)
+    name = _person_name(order.customer) or _person_name(order.billing_address)
+    for child in company.child_ids:
+        if child.type != "contact":
+            continue
+        if email and child.email_normalized == email:
+            return child
+        if not email and name and child.name == name:
+            return child
+    return company.browse()
+
+
 def _person_name(values):
     if not values:
         return ""
@@ -1054,6 +1596,33 @@ def _person_name(values):
         part for part in (values.get("first_name"), values.get("last_name")) if part
     )
     return name or values.get("name") or ""
+
+
+def _address_owner(partner):
+    """The contact whose children an order's addresses are: the company of a
+    company's contact (B2B), else the customer."""
+    return partner.commercial_partner_id if partner.parent_id else partner
+
+
+def _address_text(address):
+    """A Shopify address on one line (street, zip, city, country)."""
+    parts = (
+        address.get("address1"),
+        address.get("address2"),
+        " ".join(p for p in (address.get("zip"), address.get("city")) if p),
+        address.get("country_code"),
+    )
+    return ", ".join(p for p in parts if p)
+
+
+def _partner_address_text(partner):
+    parts = (
+        partner.street,
+        partner.street2,
+        " ".join(p for p in (partner.zip, partner.city) if p),
+        partner.country_id.code,
+    )
+    return ", ".join(p for p in parts if p)
 
 
 def _address_matches(partner, address):
@@ -1069,6 +1638,34 @@ def _address_matches(partner, address):
         and norm(partner.city) == norm(address.get("city"))
         and norm(partner.country_id.code) == norm(address.get("country_code"))
     )
+
+
+def _amount_fix(sale, order, odoo, shopify):
+    """Shopify's and Odoo's amounts, line by line and in total (``odoo`` and
+    ``shopify``: (total, tax)), for the exception's side-by-side table."""
+    (total, tax), (s_total, s_tax) = odoo, shopify
+    lines = [
+        {
+            "label": line.title or line.sku,
+            "channel_untaxed": str(line.net),
+            "odoo_untaxed": f"{so_line.price_subtotal:.2f}",
+            "channel_tax": str(sum((t.amount for t in line.tax_lines), Decimal(0))),
+            "odoo_tax": f"{so_line.price_tax:.2f}",
+        }
+        for so_line, line in zip(
+            sale.order_line, order.lines + order.shipping_lines, strict=False
+        )
+    ]
+    return {
+        "currency": order.currency,
+        "lines": lines,
+        "totals": {
+            "channel_total": str(s_total),
+            "odoo_total": str(total),
+            "channel_tax": str(s_tax),
+            "odoo_tax": str(tax),
+        },
+    }
 
 
 def _amount_details(sale, order):

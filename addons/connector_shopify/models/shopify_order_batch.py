@@ -6,10 +6,11 @@ Creating and confirming orders one ``create`` and one ``action_confirm`` at a
 time costs Odoo twice what it costs for a batch (prefetching, recomputations
 and flushes are shared), so the hook takes the plain case — an order seen for
 the first time — and leaves every other event (updates of imported orders,
-cancellations, an order delivered twice in the batch, a customer with two new
-orders in it, anything a mapping is missing for) to the core, which processes
-them one by one through :meth:`_shopify_sync_order`, after the batch. Both
-paths build the orders with the same :meth:`_shopify_create_orders`.
+cancellations, an order delivered twice in the batch, a customer or a company
+with two new orders in it, anything a mapping is missing for) to the core,
+which processes them one by one through :meth:`_shopify_sync_order`, after
+the batch. Both paths build the orders with the same
+:meth:`_shopify_create_orders`.
 """
 
 from collections import Counter
@@ -97,10 +98,13 @@ class DsyncBackend(models.Model):
 
 
 def _customer_keys(order):
-    """What identifies the order's customer (id, email, phone)."""
+    """What identifies the order's customer (id, email, phone) and, for a
+    B2B order, its company (Shopify id, name)."""
     keys = {
         ("id", str(order.customer.get("id") or "")),
         ("email", customer_email(order)),
         ("phone", customer_phone(order)),
+        ("company_id", order.company_id),
+        ("company", order.company_name.lower()),
     }
     return {key for key in keys if key[1]}

@@ -11,8 +11,6 @@ import uuid
 from collections import OrderedDict, defaultdict
 from datetime import timedelta
 
-from markupsafe import Markup, escape
-
 from odoo import _, _lt, api, fields, models
 
 from odoo.addons.distribution_sync_core.errors import BusinessError, TransientError
@@ -172,110 +170,6 @@ class DsyncBackend(models.Model):
         flow = self._dsync_flow(flow_code)
         if flow.active and flow.mode == "realtime":
             flow._enqueue_drain()
-
-    # ------------------------------------------------------------------
-    # connection test
-    # ------------------------------------------------------------------
-    def action_shopify_test_connection(self):
-        self.ensure_one()
-        self._dsync_check_manager()
-        try:
-            client = self._shopify_client()
-            shop = client.shop_info()
-            locations = client.locations()
-        except (BusinessError, TransientError) as err:
-            title, kind = _("Shopify connection failed"), "danger"
-            lines = [_("Shopify could not be reached or refused the request: %s", err)]
-        else:
-            self._shopify_register_locations(locations)
-            missing = self._shopify_missing_scopes(shop["accessScopes"])
-            title = _("Connected to %s", shop.get("name"))
-            kind = "warning" if missing else "success"
-            lines = self._shopify_connection_report(shop, locations, missing)
-        self.message_post(
-            body=Markup("<br/>").join(escape(line) for line in [title] + lines)
-        )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": title,
-                "message": "\n".join(lines),
-                "type": kind,
-                "sticky": kind != "success",
-            },
-        }
-
-    @api.model
-    def _shopify_missing_scopes(self, granted):
-        granted = set(granted)
-        missing = []
-        for scope in REQUIRED_SCOPES:
-            write_scope = scope.replace("read_", "write_", 1)
-            if scope not in granted and write_scope not in granted:
-                missing.append(scope)
-        return missing
-
-    def _shopify_connection_report(self, shop, locations, missing):
-        mapped = {
-            m.external_code: m.target_ref.display_name
-            for m in self.shopify_location_map_ids
-            if m.target_ref
-        }
-        lines = [
-            _(
-                "Shop: %(name)s (%(domain)s), currency %(currency)s.",
-                name=shop.get("name"),
-                domain=shop.get("myshopifyDomain"),
-                currency=shop.get("currencyCode"),
-            ),
-            _("Locations found: %s.", len(locations)),
-        ]
-        for location in locations:
-            target = mapped.get(location["id"])
-            lines.append(
-                _(
-                    "• %(name)s: published from %(target)s",
-                    name=location["name"],
-                    target=target,
-                )
-                if target
-                else _("• %s: not mapped to an Odoo location yet", location["name"])
-            )
-        if missing:
-            lines.append(_("Missing access scopes (grant them in the Shopify app):"))
-            lines += [
-                _("• %(scope)s, to %(why)s", scope=s, why=str(REQUIRED_SCOPES[s]))
-                for s in missing
-            ]
-        else:
-            lines.append(_("Every access scope the connector needs is granted."))
-        return lines
-
-    def _shopify_register_locations(self, locations):
-        """Create a location mapping row (without Odoo location) for each
-        Shopify location not listed yet, so that it only needs a target."""
-        Map = self.env["dsync.value.map"].sudo().with_context(active_test=False)
-        existing = {
-            m.external_code: m
-            for m in Map.search(
-                [("backend_id", "=", self.id), ("map_type", "=", "location")]
-            )
-        }
-        for location in locations:
-            row = existing.get(location["id"])
-            if row:
-                if row.external_label != location["name"]:
-                    row.external_label = location["name"]
-                continue
-            Map.create(
-                {
-                    "backend_id": self.id,
-                    "map_type": "location",
-                    "external_code": location["id"],
-                    "external_label": location["name"],
-                }
-            )
 
     # ------------------------------------------------------------------
     # locations and the stock rule

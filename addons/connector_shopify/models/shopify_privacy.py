@@ -80,9 +80,7 @@ class DsyncBackend(models.Model):
                 request=(data.get("data_request") or {}).get("id") or "?",
                 customer=customer.get("id") or "?",
                 events=len(events),
-                orders=", ".join(
-                    f"{o.client_order_ref or ''} ({o.name})" for o in orders
-                )
+                orders=", ".join(f"{o._shopify_name()} ({o.name})" for o in orders)
                 or "-",
             )
         )

@@ -57,7 +57,7 @@ class DsyncBackend(models.Model):
                 sale,
                 refund,
                 _("The order has no posted invoice to credit yet."),
-                f"refund_not_invoiced:{sale.client_order_ref}",
+                f"refund_not_invoiced:{sale._shopify_name()}",
             )
         credit_note = self._shopify_credit_note(sale, invoice, refund)
         self._shopify_bind(credit_note, f"refund:{refund.id}", event=event)
@@ -84,7 +84,7 @@ class DsyncBackend(models.Model):
                 "%(refund)s). %(reason)s Record the credit note by hand, or "
                 "retry once the order is invoiced.",
                 amount=refund.amount,
-                name=sale.client_order_ref,
+                name=sale._shopify_name(),
                 order=sale.name,
                 refund=refund.id,
                 reason=reason,
@@ -108,7 +108,7 @@ class DsyncBackend(models.Model):
                 "ref": _(
                     "Shopify refund %(refund)s of %(name)s",
                     refund=refund.id,
-                    name=sale.client_order_ref,
+                    name=sale._shopify_name(),
                 ),
                 "narration": refund.note or False,
                 "invoice_line_ids": [Command.create(vals) for vals in lines],

@@ -7,6 +7,7 @@ from odoo.tools import float_compare, groupby
 from odoo.tools.misc import clean_context
 
 from ..batch_scope import current_scope
+from ..order_note import with_note_block
 
 # The steps of Odoo's picking assignment the batch shortcut stands in for,
 # and the modules whose versions of them it knows: with any other module
@@ -113,6 +114,15 @@ class StockMove(models.Model):
         for fname in moves._prepare_merge_moves_distinct_fields():
             if moves._fields[fname].type == "many2many":
                 moves.mapped(fname)
+
+    def _get_new_picking_values(self):
+        """A new picking of a Shopify order carries the customer's note
+        (delivery instructions, gift message) for the warehouse."""
+        vals = super()._get_new_picking_values()
+        note = self.group_id.sale_id.shopify_note
+        if note:
+            vals["note"] = with_note_block(vals.get("note"), note)
+        return vals
 
     def _trigger_scheduler(self):
         """Inside a batch scope, Odoo's search for an automatic reordering

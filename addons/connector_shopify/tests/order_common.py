@@ -141,7 +141,11 @@ class ShopifyOrderFixtures:
         return events
 
     def sale_orders(self, name):
-        return self.env["sale.order"].search([("client_order_ref", "=", name)])
+        """The sale orders of a Shopify order name (#1001) or of a customer
+        reference (a B2B purchase order number)."""
+        return self.env["sale.order"].search(
+            ["|", ("shopify_order_name", "=", name), ("client_order_ref", "=", name)]
+        )
 
     def assert_totals(self, sale, doc):
         self.assertEqual(

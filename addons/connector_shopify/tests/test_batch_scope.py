@@ -322,6 +322,33 @@ class TestBatchScope(ShopifyOrderFixtures, TransactionCase):
         customer = batched[0].partner_id
         self.assertEqual(customer.street, "7 Dock Street", "Odoo's first contact rule")
 
+    def test_b2b_contacts_as_odoo_alone_leaves_them(self):
+        """A B2B order's company, its buyer (a contact of the company, with
+        the company's address) and its addresses, created together, are
+        those Odoo's own create leaves."""
+
+        def b2b(n):
+            return self.order(
+                n,
+                company={"id": 770000 + n, "name": f"Scope Company {n}"},
+                po_number=f"PO-{n}",
+            )
+
+        batched = self.import_batch([b2b(51), b2b(52)])
+        plain = self.import_batch([b2b(53), b2b(54)], shortcuts=False)
+        for sale, reference in zip(batched, plain, strict=True):
+            shape, expected = self.shape(sale), self.shape(reference)
+            self.assert_same(shape, expected)
+            self.assert_same(
+                self.partner_shape(sale.partner_id.parent_id),
+                self.partner_shape(reference.partner_id.parent_id),
+            )
+        buyer = batched[0].partner_id
+        self.assertEqual(buyer.parent_id.name, "Scope Company 51")
+        self.assertEqual(buyer.type, "contact")
+        self.assertEqual(buyer.street, buyer.parent_id.street, "the company's address")
+        self.assertEqual(batched[0].partner_shipping_id.parent_id, buyer.parent_id)
+
     def test_scope_applies_nothing_after_an_error(self):
         sale = self.import_batch([self.order(31), self.order(32)])[0]
         (picking,) = sale.picking_ids

@@ -73,33 +73,95 @@ class TestOrderBatch(ShopifyOrderFixtures, TransactionCase):
         self.assertEqual(states, ["sale", "sale", "draft", "sale"])
         self.assertTrue(self.sale_orders("#B1").picking_ids, "confirmed: delivery made")
 
+    def rich_order(self, n):
+        """An order with what real stores send: line, order and shipping
+        discounts, a custom item, a gift card, a tip, a note with
+        attributes, tags, and a B2B company (a company of its own per
+        order) with a purchase order number and payment terms."""
+        return self.order(
+            n,
+            [
+                ("SKU-A", 3, "19.99", "5.00"),
+                ("SKU-B", 2, "7.35", "10%"),
+                {"kind": "custom", "title": "Gift wrapping", "price": "4.50"},
+                {"kind": "gift_card", "title": "Gift Card", "price": "25.00"},
+            ],
+            order_discount=("SAVE5", "percentage", 5),
+            shipping_discount=("SHIP", "percentage", 50),
+            tip="3.00",
+            note="Call before delivery",
+            note_attributes=[("Gift message", "Enjoy")],
+            tags="Wholesale, Rush",
+            company={"id": 990000 + n, "name": f"Batch Company {n}"},
+            po_number=f"PO-{n}",
+            payment_terms=("Net 30", "NET", 30),
+            financial_status="pending",
+        )
+
     def test_batch_and_single_jobs_build_the_same_order(self):
-        lines = [("SKU-A", 3, "19.99", "5.00"), ("SKU-B", 2, "7.35", "10%")]
-        discount = ("SAVE5", "percentage", 5)
-        batched = [self.order(n, lines, order_discount=discount) for n in (11, 12)]
-        self.deliver(*[("orders/create", doc) for doc in batched])
+        self.backend.write(
+            {
+                "shopify_custom_item_product_id": self.product_c.id,
+                "shopify_gift_card_product_id": self.carrier.product_id.id,
+                "shopify_tip_product_id": self.carrier.product_id.id,
+            }
+        )
+        batched = [self.rich_order(n) for n in (11, 12)]
+        events = self.deliver(*[("orders/create", doc) for doc in batched])
+        self.assertIn("2 applied together", self.batch_results(events)[0])
         self.backend._dsync_flow("orders").batch_size = 1
-        alone = self.order(13, lines, order_discount=discount)
+        alone = self.rich_order(13)
         event = self.deliver(("orders/create", alone))
         self.assertEqual(event.job_id.method_name, "_dsync_run")
 
-        def shape(sale):
+        def shape(sale, n):
+            company = sale.partner_id.parent_id
             return [
                 (
                     line.product_id,
+                    line.name,
                     line.product_uom_qty,
                     line.price_unit,
                     line.discount,
+                    line.shopify_discount_percent,
                     line.tax_id,
                     line.is_delivery,
                     line.price_total,
                 )
                 for line in sale.order_line.sorted("sequence")
-            ] + [sale.amount_untaxed, sale.amount_tax, sale.amount_total, sale.state]
+            ] + [
+                sale.amount_untaxed,
+                sale.amount_tax,
+                sale.amount_total,
+                sale.state,
+                sale.client_order_ref.replace(str(n), "<n>"),
+                sale.shopify_order_name.replace(str(n), "<n>"),
+                sale.payment_term_id,
+                sale.tag_ids,
+                sale.note,
+                sale.shopify_note,
+                company.is_company,
+                company.name.replace(str(n), "<n>"),
+                sale.partner_id.commercial_partner_id == company,
+                sale.partner_invoice_id.parent_id == company,
+                sale.partner_shipping_id.parent_id == company,
+                [
+                    (p.partner_id == sale.partner_shipping_id, p.note, p.state)
+                    for p in sale.picking_ids
+                ],
+                sale.picking_ids.move_ids.product_id,
+            ]
 
-        reference = shape(self.sale_orders("#B13"))
-        for doc in batched:
-            self.assertEqual(shape(self.sale_orders(doc["name"])), reference)
+        sale = self.sale_orders("PO-13")
+        self.assert_totals(sale, alone)
+        self.assertEqual(sale.state, "sale", "on payment terms")
+        names = set(sale.order_line.mapped("name"))
+        self.assertLessEqual({"Gift wrapping", "Gift Card", "Tip"}, names)
+        self.assertTrue(sale.order_line.filtered("is_delivery").discount)
+        reference = shape(sale, 13)
+        self.assertIn("Call before delivery", reference[-2][0][1])
+        for doc, n in zip(batched, (11, 12), strict=True):
+            self.assertEqual(shape(self.sale_orders(doc["po_number"]), n), reference)
 
     def test_updates_duplicates_shared_customers_and_errors_in_one_batch(self):
         """What the batch does not create together is processed alone, in

@@ -5,6 +5,7 @@ import hmac
 
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.distribution_sync_core.models.dsync_exception import SECURITY_CURSOR
 from odoo.addons.distribution_sync_core.tests.webhook_common import (
     SECRET,
     WebhookContract,
@@ -78,3 +79,32 @@ class TestShopifyWebhook(WebhookContract, HttpCase):
         self.assertEqual(self.post(doc, headers).status_code, 202)
         self.backend._dsync_dispatch_events()
         self.assertEqual(len(self.events(state="queued")), 2)
+
+    def test_wrong_secret_raises_one_exception_for_it(self):
+        """Deliveries refused for a bad signature become one security
+        exception for IT (not one per delivery), from a cron: nothing of it
+        runs in the webhook request."""
+        self.env.flush_all()
+        self.env.cr.execute("SELECT COALESCE(max(id), 0) FROM dsync_event")
+        self.env["ir.config_parameter"].sudo().set_param(
+            SECURITY_CURSOR, str(self.env.cr.fetchone()[0])
+        )
+        for _n in range(4):
+            doc, headers = self.delivery(self.new_dedup())
+            response = self.post(doc, headers, secret="the-old-secret")
+            self.assertEqual(response.status_code, 401)
+        Exception = self.env["dsync.exception"]
+        domain = [("backend_id", "=", self.backend.id), ("category", "=", "security")]
+        self.assertFalse(Exception.search(domain), "nothing in the request path")
+        Exception._cron_dsync_security_scan()
+        alert = Exception.search(domain)
+        self.assertEqual(len(alert), 1)
+        self.assertEqual((alert.team, alert.occurrences), ("it", 4))
+        refused = self.events(state="rejected")
+        self.assertEqual(alert.last_seen_at, max(refused.mapped("create_date")))
+        self.assertIn("Refused deliveries", alert.name)
+        # a good delivery is still accepted, and the alert stays for IT
+        doc, headers = self.delivery(self.new_dedup())
+        self.assertEqual(self.post(doc, headers).status_code, 202)
+        Exception._cron_dsync_security_scan()
+        self.assertEqual(Exception.search(domain).occurrences, 4)

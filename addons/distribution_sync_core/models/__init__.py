@@ -1,6 +1,9 @@
 from . import (
     dsync_job_mixin,
+    dsync_business_context,
+    dsync_linked_mixin,
     dsync_backend,
+    dsync_backend_context,
     dsync_binding,
     dsync_event,
     dsync_exception,

@@ -21,6 +21,14 @@ from ..errors import (
 from ..intake import MAX_JSON_DEPTH, nested_within
 from ..logsafe import stack_without_message
 from ..masking import mask_payload
+from .dsync_business_context import (
+    MASKED_NAME,
+    context_values,
+    create_context_indexes,
+    record_context,
+    record_values,
+)
+from .dsync_exception import RETRY_NOW_LIMIT, retry_notification
 
 _logger = logging.getLogger(__name__)
 
@@ -41,10 +49,16 @@ class DsyncEvent(models.Model):
     """Inbox: every inbound delivery, stored before any processing."""
 
     _name = "dsync.event"
-    _inherit = ["dsync.job.mixin"]
+    _inherit = ["dsync.job.mixin", "dsync.business.context"]
     _description = "Sync Inbound Event"
     _order = "id desc"
-    _rec_names_search = ["topic", "dedup_key", "correlation_id", "delivery_id"]
+    _rec_names_search = [
+        "doc_ref",
+        "topic",
+        "dedup_key",
+        "correlation_id",
+        "delivery_id",
+    ]
 
     backend_id = fields.Many2one(
         "dsync.backend", required=True, ondelete="restrict", index=True, readonly=True
@@ -54,6 +68,7 @@ class DsyncEvent(models.Model):
         "res.company", required=True, readonly=True, index=True
     )
     topic = fields.Char(required=True, readonly=True, index=True)
+    topic_label = fields.Char("What", compute="_compute_topic_label")
     payload = fields.Text(readonly=True, help="Raw body as it arrived.")
     payload_base64 = fields.Boolean(
         "Payload in Base64",
@@ -88,6 +103,11 @@ class DsyncEvent(models.Model):
     exception_ids = fields.One2many("dsync.exception", "event_id", readonly=True)
     payload_masked = fields.Boolean(readonly=True)
     payload_purged = fields.Boolean(readonly=True)
+    context_filled = fields.Boolean(
+        readonly=True,
+        help="The connector was asked for the business context (reference, "
+        "customer, amount, SKUs) of this event.",
+    )
 
     _sql_constraints = [
         (
@@ -102,11 +122,38 @@ class DsyncEvent(models.Model):
             """CREATE INDEX IF NOT EXISTS dsync_event_backend_create_idx
                    ON dsync_event (backend_id, create_date)"""
         )
+        create_context_indexes(self.env.cr, self._table)
 
-    @api.depends("topic")
+    @api.depends("topic", "backend_id.backend_type")
+    def _compute_topic_label(self):
+        for event in self:
+            event.topic_label = event.backend_id._dsync_topic_label(event.topic)
+
+    @api.depends("topic", "doc_ref")
     def _compute_display_name(self):
         for event in self:
-            event.display_name = f"#{event.id} {event.topic or ''}"
+            label = event.backend_id._dsync_topic_label(event.topic) or ""
+            event.display_name = (
+                f"{label} {event.doc_ref}"
+                if event.doc_ref
+                else _("%(label)s (event %(id)s)", label=label, id=event.id)
+            )
+
+    def write(self, vals):
+        if (
+            vals.get("payload_masked") or vals.get("payload_purged")
+        ) and "partner_name" not in vals:
+            # the name is a copy of the payload's personal data: it goes with it
+            named = self.filtered("partner_name")
+            if named:
+                named.exception_ids.filtered("partner_name").sudo().write(
+                    {"partner_name": MASKED_NAME}
+                )
+                if named == self:
+                    vals = dict(vals, partner_name=MASKED_NAME)
+                else:
+                    super(DsyncEvent, named).write({"partner_name": MASKED_NAME})
+        return super().write(vals)
 
     @api.depends("payload", "headers")
     def _compute_payload_pretty(self):
@@ -117,6 +164,55 @@ class DsyncEvent(models.Model):
                 if event.headers
                 else False
             )
+
+    # ------------------------------------------------------------------
+    # business context (see dsync_business_context.py)
+    # ------------------------------------------------------------------
+    def _dsync_fill_context(self):
+        """Ask the connector for the business context of these events, once
+        each, before they are processed. Never raises: an event whose
+        context cannot be read is processed all the same."""
+        currencies = {}
+        for event in self.filtered(
+            lambda e: not e.context_filled and e.state != "rejected"
+        ):
+            vals = {"context_filled": True}
+            data = event._dsync_context_data()
+            if data is not None:
+                try:
+                    with self.env.cr.savepoint(flush=False):
+                        context = event.backend_id._dsync_event_context(event, data)
+                        vals.update(context_values(self.env, context or {}, currencies))
+                except Exception as err:  # noqa: BLE001 - never worth a failure
+                    if is_connection_lost(err, self.env.cr):
+                        raise  # the transaction is gone: see dsync.job.mixin
+                    # the error's text may quote the payload: its stack only
+                    _logger.warning(
+                        "event %s: business context not read (%s)\n%s",
+                        event.id,
+                        type(err).__name__,
+                        stack_without_message(err),
+                    )
+            event.sudo().write(vals)
+
+    def _dsync_context_data(self):
+        """The payload as JSON for the context hook, or None."""
+        if self.payload_purged or not self.payload or self.payload_base64:
+            return None
+        try:
+            return json.loads(self.payload)
+        except ValueError:
+            return None
+
+    def _dsync_result_context(self, result):
+        """Values linking the event to the record its processor returned,
+        and the context that record gives where the event has none."""
+        vals = record_values(result)
+        given = context_values(self.env, record_context(result))
+        for fname, value in given.items():
+            if fname not in vals and not self[fname]:
+                vals[fname] = value
+        return vals
 
     # ------------------------------------------------------------------
     # payload access for processors
@@ -363,6 +459,7 @@ class DsyncEvent(models.Model):
         events = events.filtered(lambda e: e.state in PROCESSABLE)
         if not events:
             return "nothing to do"
+        events._dsync_fill_context()
         applied = events._dsync_process_batch()
         notes = []
         for event in events:
@@ -427,6 +524,7 @@ class DsyncEvent(models.Model):
         ``done``.
         """
         self.ensure_one()
+        self._dsync_fill_context()
         backend = self.backend_id
         processor = backend._dsync_processor(self.topic)
         event = self.with_context(dsync_correlation_id=self.correlation_id)
@@ -513,12 +611,13 @@ class DsyncEvent(models.Model):
             "last_error": note if state != "done" else False,
         }
         if result is not None and isinstance(result, models.BaseModel) and result:
-            vals.update(res_model=result._name, res_id=result[:1].id)
+            vals.update(self._dsync_result_context(result))
         self.sudo().write(vals)
         self.exception_ids.filtered(
             lambda e: e.state in ("open", "in_progress")
         )._dsync_auto_resolve(
-            _("Event %(id)s processed (%(state)s).", id=self.id, state=state)
+            _("Event %(id)s processed (%(state)s).", id=self.id, state=state),
+            source=self,
         )
         return f"event {self.id}: {state}" + (f" ({note})" if note else "")
 
@@ -606,6 +705,7 @@ class DsyncEvent(models.Model):
     # user actions
     # ------------------------------------------------------------------
     def action_retry(self):
+        """Process the events now (a person's retry) and say what came of it."""
         retryable = self.filtered(lambda e: e.state in ("failed", "received", "queued"))
         if not retryable:
             raise UserError(
@@ -614,8 +714,33 @@ class DsyncEvent(models.Model):
                     "duplicate and done events are kept as a record only."
                 )
             )
-        retryable._dsync_enqueue()
-        return True
+        now, later = retryable[:RETRY_NOW_LIMIT], retryable[RETRY_NOW_LIMIT:]
+        outcomes = [event.sudo()._dsync_run_now() for event in now.sorted("id")]
+        if later:
+            later.sudo()._dsync_enqueue()
+        self.env.invalidate_all()
+        return retry_notification(
+            self.env, now.sorted("id"), outcomes, queued=len(later), open_result=True
+        )
+
+    def _dsync_run_now(self):
+        """Process this failed or waiting event in the current transaction,
+        as its job would (as the backend's job user, in its savepoints):
+        a person's retry. Returns the event's state afterwards, or ``busy``
+        when a job holds it right now. A transient failure queues the
+        event's retry job."""
+        self.ensure_one()
+        backend = self.backend_id.sudo()
+        event = self._dsync_job_env(backend).with_context(
+            dsync_correlation_id=self.correlation_id
+        )
+        if not event._dsync_lock():
+            return "busy"
+        event.invalidate_recordset()
+        if event.state not in ("failed",) + PROCESSABLE:
+            return event.state
+        event._dsync_conclude(*event._dsync_process(), batch=True)
+        return event.state
 
     def action_open_result(self):
         self.ensure_one()

@@ -1,4 +1,5 @@
 from . import (
+    test_business_context,
     test_concurrency,
     test_intake_helpers,
     test_outbox,

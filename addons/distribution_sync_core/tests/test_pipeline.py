@@ -388,7 +388,7 @@ class TestPipeline(DsyncCase):
         Event = self.env["dsync.event"]
         self.assertIn(event, Event.search([("display_name", "ilike", "orders/paid")]))
         self.assertIn(event.id, [row[0] for row in Event.name_search("corr-xyz")])
-        self.assertEqual(event.display_name, f"#{event.id} orders/paid")
+        self.assertEqual(event.display_name, f"orders/paid (event {event.id})")
 
     def test_stale_error_class(self):
         def stale(backend, event):

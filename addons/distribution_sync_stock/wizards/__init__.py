@@ -1,0 +1,1 @@
+from . import dsync_product_fix
