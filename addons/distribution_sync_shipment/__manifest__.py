@@ -9,7 +9,12 @@
     "license": "LGPL-3",
     "author": "Distribution Sync",
     "website": "https://github.com/distribution-sync/distribution-sync",
-    "depends": ["distribution_sync_core", "stock_delivery", "delivery_state"],
+    "depends": [
+        "distribution_sync_core",
+        "distribution_sync_stock",
+        "stock_delivery",
+        "delivery_state",
+    ],
     "data": [
         "security/ir.model.access.csv",
         "security/dsync_shipment_rules.xml",

@@ -482,6 +482,13 @@ class DsyncBackend(models.Model):
             .sudo()
             .create(
                 {
+                    "problem": _(
+                        "Shipment stuck: %(status)s",
+                        status=labels.get(label.tracking_status, label.tracking_status),
+                    ),
+                    "doc_ref": picking.origin or picking.name,
+                    "partner_id": picking.partner_id.id,
+                    "record_name": picking.display_name,
                     "name": _(
                         "%(picking)s · Shipment stuck: %(status)s",
                         picking=picking.name,
