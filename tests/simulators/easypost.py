@@ -54,9 +54,11 @@ import uuid
 import zlib
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import requests
+
+from tests.simulators.server import SimulatorServer
 
 DEFAULT_KEY = "EZTK_simulator_key"
 RATES = (
@@ -148,8 +150,10 @@ def error(code, message, errors=None):
     return {"error": {"code": code, "message": message, "errors": errors or []}}
 
 
-class EasyPostSimulator:
+class EasyPostSimulator(SimulatorServer):
     """See the module docstring. Usable as a context manager."""
+
+    thread_name = "easypost-simulator"
 
     def __init__(self, api_key=DEFAULT_KEY, mode="test"):
         self.api_key = api_key
@@ -171,45 +175,9 @@ class EasyPostSimulator:
         self.status_429 = 0
         self._outage = None
         self._hang = [0, 0.0]
-        self._server = None
-        self._thread = None
         self.session = requests.Session()
 
     # lifecycle -------------------------------------------------------------
-    def start(self):
-        simulator = self
-
-        class Handler(_Handler):
-            sim = simulator
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=lambda: self._server.serve_forever(poll_interval=0.05),
-            name="easypost-simulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def url(self):
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     @property
     def api_url(self):
         return self.url + "/v2"
@@ -667,3 +635,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - silence the access log
         return
+
+
+EasyPostSimulator.handler = _Handler

@@ -85,8 +85,9 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
+from tests.simulators.server import SimulatorServer
 from tests.simulators.webhook_sender import ShopifySender
 
 DEFAULT_TOKEN = "shpat_simulator_token"
@@ -245,8 +246,10 @@ class LeakyBucket:
 # --------------------------------------------------------------------------
 # the simulator
 # --------------------------------------------------------------------------
-class ShopifySimulator:
+class ShopifySimulator(SimulatorServer):
     """See the module docstring. Usable as a context manager."""
+
+    thread_name = "shopify-simulator"
 
     def __init__(
         self,
@@ -288,46 +291,10 @@ class ShopifySimulator:
         self.points_used = 0.0
         self._outage = None  # [status, remaining count or None, retry_after]
         self._webhook_target = None
-        self._server = None
-        self._thread = None
 
     # ------------------------------------------------------------------
     # server lifecycle
     # ------------------------------------------------------------------
-    def start(self):
-        simulator = self
-
-        class Handler(_Handler):
-            sim = simulator
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=lambda: self._server.serve_forever(poll_interval=0.05),
-            name="shopify-simulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def url(self):
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     def endpoint(self, api_version="2025-07"):
         return f"{self.url}/admin/api/{api_version}/graphql.json"
 
@@ -1740,3 +1707,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - silence the access log
         return
+
+
+ShopifySimulator.handler = _Handler
