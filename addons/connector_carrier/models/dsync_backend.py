@@ -130,6 +130,8 @@ class DsyncBackend(models.Model):
                 "name": "Tracking updates",
                 "direction": "in",
                 "topics": list(TRACKER_TOPICS),
+                # tracker updates are applied together: larger batches
+                "defaults": {"batch_size": 50},
             },
             {
                 "code": "account_events",
@@ -154,37 +156,23 @@ class DsyncBackend(models.Model):
 
     def _carrier_event_context(self, event, data):
         """Business context of a carrier event: the tracking number, and the
-        delivery it is about (one indexed lookup)."""
+        delivery it is about, its customer and SKUs. The labels of the
+        events processed together are looked up at once (one indexed search
+        for the batch, kept for the transaction)."""
         result = data.get("result") if isinstance(data, dict) else None
-        if not isinstance(result, dict):
+        if not isinstance(result, dict) or result.get("object") not in (
+            "Tracker",
+            "Refund",
+        ):
             return {}
-        Label = self.env["dsync.carrier.label"].sudo()
-        if result.get("object") == "Tracker":
-            code = result.get("tracking_code")
-            label = Label.search(
-                [
-                    ("backend_id", "=", self.id),
-                    ("tracker_ref", "=", str(result.get("id") or "")),
-                ],
-                limit=1,
-            ) or (
-                code
-                and Label.search(
-                    [("backend_id", "=", self.id), ("tracking_code", "=", str(code))],
-                    limit=1,
-                )
-            )
-        elif result.get("object") == "Refund":
-            code = result.get("tracking_code")
-            label = Label.search(
-                [
-                    ("backend_id", "=", self.id),
-                    ("shipment_ref", "=", str(result.get("shipment_id") or "")),
-                ],
-                limit=1,
-            )
-        else:
-            return {}
+        key = (
+            ("tracker", str(result.get("id") or ""))
+            if result.get("object") == "Tracker"
+            else ("shipment", str(result.get("shipment_id") or ""))
+        )
+        labels = self._carrier_context_labels(event)
+        label = labels.get(key)
+        code = result.get("tracking_code")
         context = {"ref": str(code or "")[:64] or None}
         if label:
             picking = label.picking_id
@@ -193,7 +181,49 @@ class DsyncBackend(models.Model):
                 partner=picking.partner_id,
                 skus=picking.move_ids.product_id.mapped("default_code"),
             )
-        return {key: value for key, value in context.items() if value}
+        return {name: value for name, value in context.items() if value}
+
+    def _carrier_context_labels(self, event):
+        """{("tracker", ref) | ("shipment", ref): label} of ``event`` and the
+        events fetched with it (its batch), cached for the transaction."""
+        cache = self.env.cr.cache.setdefault("dsync_carrier_context_labels", {})
+        if event.id in cache:
+            return cache[event.id]
+        events = (
+            event.browse(event._prefetch_ids).filtered(
+                lambda e: e.backend_id == self and e.id not in cache
+            )
+            | event
+        )
+        refs = {"tracker": set(), "shipment": set()}
+        for other in events:
+            data = other._dsync_context_data()
+            result = data.get("result") if isinstance(data, dict) else None
+            if isinstance(result, dict):
+                if result.get("object") == "Tracker" and result.get("id"):
+                    refs["tracker"].add(str(result["id"]))
+                elif result.get("object") == "Refund" and result.get("shipment_id"):
+                    refs["shipment"].add(str(result["shipment_id"]))
+        found = {}
+        if refs["tracker"] or refs["shipment"]:
+            labels = (
+                self.env["dsync.carrier.label"]
+                .sudo()
+                .search(
+                    [
+                        ("backend_id", "=", self.id),
+                        "|",
+                        ("tracker_ref", "in", list(refs["tracker"])),
+                        ("shipment_ref", "in", list(refs["shipment"])),
+                    ]
+                )
+            )
+            for label in labels:
+                found[("tracker", label.tracker_ref)] = label
+                found[("shipment", label.shipment_ref)] = label
+        for other in events:
+            cache[other.id] = found
+        return found
 
     # ------------------------------------------------------------------
     # the platform
