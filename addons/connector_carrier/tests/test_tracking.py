@@ -88,6 +88,12 @@ class TestTracking(CarrierSetup, HttpCase):
         self.assertEqual(picking.dsync_delivered_at, milestones[-1].occurred_at)
         self.assertEqual(picking.date_delivered, milestones[-1].occurred_at)
         self.assertEqual(label.tracking_status, "delivered")
+        # the business context of the events: the tracking number, the
+        # delivery, its customer
+        event = self.events(dedup_key=fourth["id"])
+        self.assertEqual(event.doc_ref, label.tracking_code)
+        self.assertEqual(event.partner_id, self.customer)
+        self.assertEqual((event.res_model, event.res_id), ("stock.picking", picking.id))
 
     def test_older_scans_arriving_late_are_kept_stale(self):
         """A platform that sends only the new scans: one older than what the
