@@ -210,7 +210,9 @@ class DeliveryCarrier(models.Model):
     def dsync_carrier_cancel_shipment(self, pickings):
         """Cancel the labels: refunds are asked for in the background, their
         status shows on each label."""
-        pickings.dsync_label_ids.filtered(
+        # a warehouse user cancels: the labels and their messages are the
+        # sync's records
+        pickings.sudo().dsync_label_ids.filtered(
             lambda label: label.state in ("pending", "failed", "bought")
         )._dsync_cancel()
 

@@ -405,7 +405,11 @@ class DsyncCarrierLabel(models.Model):
     # user actions
     # ------------------------------------------------------------------
     def action_retry(self):
-        """Buy again a failed label (after fixing its address...)."""
+        """Buy again a failed label (after fixing its address...). Open to
+        whoever sees the label (the warehouse): the labels and their
+        messages are the sync's records."""
+        self.check_access("read")
+        self = self.sudo()  # noqa: PLW0642 - see the docstring
         for label in self.filtered(lambda lb: lb.state == "failed"):
             label.write({"state": "pending", "pending_since": fields.Datetime.now()})
             if label.outbox_id.state == "failed":
@@ -416,6 +420,8 @@ class DsyncCarrierLabel(models.Model):
         return True
 
     def action_cancel_label(self):
+        self.check_access("read")
+        self = self.sudo()  # noqa: PLW0642 - the warehouse cancels its labels
         if self.filtered(lambda lb: lb.state not in ("pending", "failed", "bought")):
             raise UserError(
                 _("Only pending, failed or bought labels can be cancelled.")

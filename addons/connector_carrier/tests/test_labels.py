@@ -316,6 +316,23 @@ class TestLabels(CarrierSetup, HttpCase):
         self.assertEqual(picking.dsync_label_ids.state, "cancelled")
         self.assertFalse(self.sim.purchases)
 
+    def test_a_warehouse_user_validates_and_cancels(self):
+        user = self.env["res.users"].create(
+            {
+                "name": "Warehouse worker",
+                "login": "carrier-warehouse-worker",
+                "email": "worker@example.com",
+                "groups_id": [(6, 0, [self.env.ref("stock.group_stock_user").id])],
+            }
+        )
+        picking = self.delivery().with_user(user)
+        self.validate(picking)
+        self.assertEqual(picking.dsync_label_state, "pending")
+        self.drain()
+        self.assertEqual(picking.dsync_label_state, "bought")
+        picking.cancel_shipment()
+        self.assertEqual(picking.sudo().dsync_label_ids.state, "refund_requested")
+
     def test_send_to_shipper_twice_queues_once(self):
         picking = self.delivery()
         self.validate(picking)
