@@ -23,6 +23,9 @@ text itself is not parsed. Operations:
                          fulfillmentOrderLineItems)``
 ``FulfillmentTrackingInfoUpdate`` ``fulfillmentTrackingInfoUpdate(fulfillmentId,
                          trackingInfoInput, notifyCustomer)``
+``FulfillmentEventCreate`` ``fulfillmentEventCreate(fulfillmentEvent: {fulfillmentId,
+                         status, happenedAt, message, city, province, zip,
+                         country})``: the events are kept on the fulfillment
 =======================  ==================================================
 
 Authentication: the ``X-Shopify-Access-Token`` header must carry the token,
@@ -82,8 +85,9 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
+from tests.simulators.server import SimulatorServer
 from tests.simulators.webhook_sender import ShopifySender
 
 DEFAULT_TOKEN = "shpat_simulator_token"
@@ -117,6 +121,20 @@ VALID_REASONS = {
     "restock",
     "safety_stock",
     "shrinkage",
+}
+FULFILLMENT_EVENT_STATUSES = {
+    "ATTEMPTED_DELIVERY",
+    "CARRIER_PICKED_UP",
+    "CONFIRMED",
+    "DELAYED",
+    "DELIVERED",
+    "FAILURE",
+    "IN_TRANSIT",
+    "LABEL_PRINTED",
+    "LABEL_PURCHASED",
+    "OUT_FOR_DELIVERY",
+    "PICKED_UP",
+    "READY_FOR_PICKUP",
 }
 PATH_RE = re.compile(r"^/admin/api/(?P<version>[^/]+)/graphql\.json$")
 UPDATED_AT_RE = re.compile(
@@ -228,8 +246,10 @@ class LeakyBucket:
 # --------------------------------------------------------------------------
 # the simulator
 # --------------------------------------------------------------------------
-class ShopifySimulator:
+class ShopifySimulator(SimulatorServer):
     """See the module docstring. Usable as a context manager."""
+
+    thread_name = "shopify-simulator"
 
     def __init__(
         self,
@@ -271,46 +291,10 @@ class ShopifySimulator:
         self.points_used = 0.0
         self._outage = None  # [status, remaining count or None, retry_after]
         self._webhook_target = None
-        self._server = None
-        self._thread = None
 
     # ------------------------------------------------------------------
     # server lifecycle
     # ------------------------------------------------------------------
-    def start(self):
-        simulator = self
-
-        class Handler(_Handler):
-            sim = simulator
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=lambda: self._server.serve_forever(poll_interval=0.05),
-            name="shopify-simulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def url(self):
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     def endpoint(self, api_version="2025-07"):
         return f"{self.url}/admin/api/{api_version}/graphql.json"
 
@@ -735,6 +719,9 @@ class ShopifySimulator:
         return MUTATION_COST
 
     def _cost_FulfillmentTrackingInfoUpdate(self, variables):
+        return MUTATION_COST
+
+    def _cost_FulfillmentEventCreate(self, variables):
         return MUTATION_COST
 
     def _cost_FulfillmentOrderMove(self, variables):
@@ -1510,6 +1497,59 @@ class ShopifySimulator:
             }
         }, MUTATION_COST
 
+    def _op_FulfillmentEventCreate(self, variables):
+        event = variables.get("fulfillmentEvent") or {}
+        found = [f for f in self.fulfillments if f["id"] == event.get("fulfillmentId")]
+        errors = []
+        if not found:
+            errors.append(
+                self._user_error(
+                    ["fulfillmentEvent", "fulfillmentId"], "Fulfillment does not exist."
+                )
+            )
+        if event.get("status") not in FULFILLMENT_EVENT_STATUSES:
+            errors.append(
+                self._user_error(["fulfillmentEvent", "status"], "Status is invalid.")
+            )
+        happened = event.get("happenedAt")
+        try:
+            if happened is not None:
+                parse_time(happened)
+        except (TypeError, ValueError):
+            happened = "invalid"
+        if happened == "invalid":
+            errors.append(
+                self._user_error(
+                    ["fulfillmentEvent", "happenedAt"], "Happened at is invalid."
+                )
+            )
+        if errors:
+            return {
+                "fulfillmentEventCreate": {
+                    "fulfillmentEvent": None,
+                    "userErrors": errors,
+                }
+            }, MUTATION_COST
+        created = {
+            "id": gid("FulfillmentEvent", self.next_id()),
+            "status": event["status"],
+            "happenedAt": happened or iso_z(utc_now()),
+            **{
+                key: event.get(key)
+                for key in ("message", "city", "province", "zip", "country")
+                if event.get(key) is not None
+            },
+        }
+        found[0].setdefault("events", []).append(created)
+        return {
+            "fulfillmentEventCreate": {
+                "fulfillmentEvent": {
+                    key: created[key] for key in ("id", "status", "happenedAt")
+                },
+                "userErrors": [],
+            }
+        }, MUTATION_COST
+
     def _plan_fulfillment(self, fulfillment):
         """Validate the input; (userErrors, [(fo, fo line, quantity)])."""
         groups = fulfillment.get("lineItemsByFulfillmentOrder") or []
@@ -1667,3 +1707,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - silence the access log
         return
+
+
+ShopifySimulator.handler = _Handler
