@@ -20,7 +20,7 @@ import uuid
 import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 
-from tests import demo_wms
+from tests import demo_carrier, demo_wms
 from tests.simulators.order_catalog import (
     ensure_order_catalog,
     job_batching,
@@ -112,13 +112,14 @@ def main():
     )
     response = carrier.deliver(
         {
+            "object": "Event",
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "result": {"tracking_code": f"1Z{run}", "status": "in_transit"},
+            "result": {"object": "Batch", "id": f"batch_{run}", "state": "created"},
         },
-        topic="tracker.updated",
+        topic="batch.updated",
     )
     print(
-        f"  carrier tracker.updated       -> {response.status_code} {response.json()}"
+        f"  carrier batch.updated         -> {response.status_code} {response.json()}"
     )
 
     played = play_shopify_orders(call, args.url, backends["shopify"], run)
@@ -136,6 +137,9 @@ def main():
     print()
 
     report_shopify_orders(call, backends["shopify"], *played)
+    demo_carrier.play(
+        call, args.url, backends["carrier"], backends["shopify"], played[0], DEMO_SECRET
+    )
     scan_refused_deliveries(call)
     demo_wms.play(warehouse)
 

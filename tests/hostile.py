@@ -223,7 +223,15 @@ class HostileCase(HttpCase):
                 "id": f"evt_{uuid.uuid4().hex}",
                 "description": "tracker.updated",
                 "created_at": "2026-11-21T08:30:00Z",
-                "result": {"object": "Tracker", "signed_by": CANARY_NAME},
+                "result": {
+                    "object": "Tracker",
+                    "id": "trk_hostile",
+                    "tracking_code": "EZ1000000001",
+                    "status": "delivered",
+                    "updated_at": "2026-11-21T08:29:00Z",
+                    "signed_by": CANARY_NAME,
+                    "tracking_details": [],
+                },
             }
         doc.update(overrides)
         return doc

@@ -85,9 +85,22 @@ class TestInboundEndToEnd(HttpCase):
         self.assertEqual(event.res_model, "res.partner")
 
     def test_unhandled_topic_lands_in_exception_queue(self):
-        """Nothing is dropped: a topic no processor handles yet is visible."""
+        """Nothing is dropped: tracking of a parcel no label knows (bought
+        elsewhere on the account) is visible, once the tries for a purchase
+        still committing are over."""
         response = self.sender("carrier").deliver(
-            {"created_at": "2026-11-21T09:00:00Z", "result": {"status": "delivered"}},
+            {
+                "object": "Event",
+                "created_at": "2026-11-21T09:00:00Z",
+                "result": {
+                    "object": "Tracker",
+                    "id": "trk_elsewhere",
+                    "tracking_code": "1ZELSEWHERE",
+                    "status": "delivered",
+                    "updated_at": "2026-11-21T08:59:00Z",
+                    "tracking_details": [],
+                },
+            },
             topic="tracker.updated",
         )
         self.assertEqual(response.status_code, 202)
@@ -95,7 +108,7 @@ class TestInboundEndToEnd(HttpCase):
         event = self.events("carrier")
         self.assertEqual(event.state, "failed")
         self.assertEqual(event.exception_ids.category, "unsupported")
-        self.assertEqual(event.exception_ids.team, "it")
+        self.assertEqual(event.exception_ids.kind_key, "carrier:unknown_tracker")
 
     def test_reordered_shopify_updates_keep_latest(self):
         """Two updates of one order arriving newest first: the older one is

@@ -142,6 +142,12 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
         )
         self.assertEqual(self.shopify.orders[9101]["fulfillment_status"], "fulfilled")
         self.assertEqual(self.events().mapped("state"), ["done", "done"])
+        # the warehouse's *shipped* milestones reach Shopify as fulfillment events
+        run_jobs(self.env)
+        self.assertEqual(
+            [[e["status"] for e in f.get("events", [])] for f in (partial, final)],
+            [["CARRIER_PICKED_UP"], ["CARRIER_PICKED_UP"]],
+        )
 
     def test_reversed_and_duplicated_events_then_a_gap_that_never_fills(self):
         sale = self.shopify_order(9102, [("SKU-A", 4, "10.00")])

@@ -15,7 +15,7 @@ PYTHON="${PYTHON:-python3}"
 DSYNC_RUN_DIR="${DSYNC_RUN_DIR:-$DSYNC_ROOT/.run}"
 # set when the caller chose the addons (tools/test.sh then skips its completeness check)
 export DSYNC_ADDONS_OVERRIDDEN="${DSYNC_ADDONS:+1}"
-DSYNC_ADDONS="${DSYNC_ADDONS:-distribution_sync_core,distribution_sync_stock,connector_shopify,connector_wms,connector_carrier}"
+DSYNC_ADDONS="${DSYNC_ADDONS:-distribution_sync_core,distribution_sync_stock,distribution_sync_shipment,connector_shopify,connector_wms,connector_carrier}"
 DSYNC_EXTRA_ADDONS="${DSYNC_EXTRA_ADDONS:-}"
 
 _DSYNC_T0=$(date +%s)

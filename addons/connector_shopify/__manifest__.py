@@ -10,6 +10,7 @@
     "depends": [
         "distribution_sync_core",
         "distribution_sync_stock",
+        "distribution_sync_shipment",
         "sale_stock",
         "stock_delivery",
     ],

@@ -12,6 +12,7 @@
     "depends": [
         "distribution_sync_core",
         "distribution_sync_stock",
+        "distribution_sync_shipment",
         "stock_delivery",
         "fs_storage",
     ],

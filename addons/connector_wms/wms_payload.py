@@ -78,6 +78,7 @@ class Confirmation:
     complete: bool = False
     carrier: str | None = None
     packages: dict = dataclasses.field(default_factory=dict)
+    done_at: object = None  # shipped_at / received_at (naive UTC)
 
 
 def _lots(raw, what):
@@ -159,6 +160,9 @@ def shipment(doc):
         complete=bool(data.get("order_complete")),
         carrier=data.get("carrier"),
         packages=packages,
+        done_at=source_time(
+            data.get("shipped_at") or doc.get("occurred_at"), "shipped_at"
+        ),
     )
 
 

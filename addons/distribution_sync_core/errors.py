@@ -37,6 +37,8 @@ CATEGORY_TEAMS = {
     "unsupported": "it",
     "processing_error": "it",
     "security": "it",
+    "label_pending": "warehouse",
+    "shipment_stuck": "customer_service",
     "missing_event": "operations",
     "unknown_reference": "operations",
     "quantity_mismatch": "warehouse",
@@ -101,7 +103,13 @@ class BusinessError(DsyncError):
 
 
 class StaleEvent(DsyncError):
-    """The event is older than what was already applied: recorded, not applied."""
+    """The event is older than what was already applied: recorded, not applied.
+
+    Raised by a processor, it undoes what the processor did. Returned instead
+    (``return StaleEvent(note)``), the event is recorded stale all the same
+    and what the processor recorded is kept: older facts the processor kept
+    as history, marked stale themselves (a tracker update that arrived late
+    keeps its scans as stale milestones)."""
 
 
 def is_connection_lost(exc, cr=None):

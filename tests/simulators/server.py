@@ -1,16 +1,16 @@
-"""What every platform simulator shares: a real HTTP server on 127.0.0.1, on
-a free port, served by a thread of the test process."""
+"""What every platform simulator shares: a real HTTP server on 127.0.0.1,
+on a free port, in a thread of the test process."""
 
 import threading
 from http.server import ThreadingHTTPServer
 
 
 class SimulatorServer:
-    """Mixin: ``start()`` serves the simulator with ``handler_class`` (a
-    ``BaseHTTPRequestHandler`` whose ``sim`` attribute is set to the
-    simulator), ``stop()`` ends it; usable as a context manager."""
+    """Base of the simulators: ``handler`` is the request handler class (it
+    gets the simulator as its ``sim``), ``thread_name`` names the thread.
+    Usable as a context manager."""
 
-    handler_class = None
+    handler = None
     thread_name = "simulator"
     _server = None
     _thread = None
@@ -18,7 +18,7 @@ class SimulatorServer:
     def start(self):
         simulator = self
 
-        class Handler(self.handler_class):
+        class Handler(self.handler):
             sim = simulator
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -23,6 +23,9 @@ text itself is not parsed. Operations:
                          fulfillmentOrderLineItems)``
 ``FulfillmentTrackingInfoUpdate`` ``fulfillmentTrackingInfoUpdate(fulfillmentId,
                          trackingInfoInput, notifyCustomer)``
+``FulfillmentEventCreate`` ``fulfillmentEventCreate(fulfillmentEvent: {fulfillmentId,
+                         status, happenedAt, message, city, province, zip,
+                         country})``: the events are kept on the fulfillment
 =======================  ==================================================
 
 Authentication: the ``X-Shopify-Access-Token`` header must carry the token,
@@ -118,6 +121,20 @@ VALID_REASONS = {
     "restock",
     "safety_stock",
     "shrinkage",
+}
+FULFILLMENT_EVENT_STATUSES = {
+    "ATTEMPTED_DELIVERY",
+    "CARRIER_PICKED_UP",
+    "CONFIRMED",
+    "DELAYED",
+    "DELIVERED",
+    "FAILURE",
+    "IN_TRANSIT",
+    "LABEL_PRINTED",
+    "LABEL_PURCHASED",
+    "OUT_FOR_DELIVERY",
+    "PICKED_UP",
+    "READY_FOR_PICKUP",
 }
 PATH_RE = re.compile(r"^/admin/api/(?P<version>[^/]+)/graphql\.json$")
 UPDATED_AT_RE = re.compile(
@@ -276,7 +293,7 @@ class ShopifySimulator(SimulatorServer):
         self._webhook_target = None
 
     # ------------------------------------------------------------------
-    # server (start, stop, url: SimulatorServer)
+    # server lifecycle
     # ------------------------------------------------------------------
     def endpoint(self, api_version="2025-07"):
         return f"{self.url}/admin/api/{api_version}/graphql.json"
@@ -702,6 +719,9 @@ class ShopifySimulator(SimulatorServer):
         return MUTATION_COST
 
     def _cost_FulfillmentTrackingInfoUpdate(self, variables):
+        return MUTATION_COST
+
+    def _cost_FulfillmentEventCreate(self, variables):
         return MUTATION_COST
 
     def _cost_FulfillmentOrderMove(self, variables):
@@ -1477,6 +1497,59 @@ class ShopifySimulator(SimulatorServer):
             }
         }, MUTATION_COST
 
+    def _op_FulfillmentEventCreate(self, variables):
+        event = variables.get("fulfillmentEvent") or {}
+        found = [f for f in self.fulfillments if f["id"] == event.get("fulfillmentId")]
+        errors = []
+        if not found:
+            errors.append(
+                self._user_error(
+                    ["fulfillmentEvent", "fulfillmentId"], "Fulfillment does not exist."
+                )
+            )
+        if event.get("status") not in FULFILLMENT_EVENT_STATUSES:
+            errors.append(
+                self._user_error(["fulfillmentEvent", "status"], "Status is invalid.")
+            )
+        happened = event.get("happenedAt")
+        try:
+            if happened is not None:
+                parse_time(happened)
+        except (TypeError, ValueError):
+            happened = "invalid"
+        if happened == "invalid":
+            errors.append(
+                self._user_error(
+                    ["fulfillmentEvent", "happenedAt"], "Happened at is invalid."
+                )
+            )
+        if errors:
+            return {
+                "fulfillmentEventCreate": {
+                    "fulfillmentEvent": None,
+                    "userErrors": errors,
+                }
+            }, MUTATION_COST
+        created = {
+            "id": gid("FulfillmentEvent", self.next_id()),
+            "status": event["status"],
+            "happenedAt": happened or iso_z(utc_now()),
+            **{
+                key: event.get(key)
+                for key in ("message", "city", "province", "zip", "country")
+                if event.get(key) is not None
+            },
+        }
+        found[0].setdefault("events", []).append(created)
+        return {
+            "fulfillmentEventCreate": {
+                "fulfillmentEvent": {
+                    key: created[key] for key in ("id", "status", "happenedAt")
+                },
+                "userErrors": [],
+            }
+        }, MUTATION_COST
+
     def _plan_fulfillment(self, fulfillment):
         """Validate the input; (userErrors, [(fo, fo line, quantity)])."""
         groups = fulfillment.get("lineItemsByFulfillmentOrder") or []
@@ -1636,4 +1709,4 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-ShopifySimulator.handler_class = _Handler
+ShopifySimulator.handler = _Handler

@@ -632,7 +632,7 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-WmsSimulator.handler_class = _Handler
+WmsSimulator.handler = _Handler
 
 
 def all_sent_valid(events):

@@ -1,11 +1,15 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Tracking webhooks of the carrier platform.
 
-The platform signs each delivery the way EasyPost-style platforms do:
-``X-Hmac-Signature: hmac-sha256-hex=<hex HMAC-SHA256 of the raw body>``,
-keyed with the webhook secret. Each body is an event object
-``{"id": "evt_...", "description": "tracker.updated", "created_at": ...,
-"result": {...}}``; its ``id`` is the dedup key.
+EasyPost signs each delivery with ``X-Hmac-Signature:
+hmac-sha256-hex=<hex HMAC-SHA256 of the raw body>``, keyed with the webhook
+secret normalised to NFKD (as its client libraries' ``validate_webhook``).
+Each body is an ``Event`` (``{"object": "Event", "id": "evt_...",
+"description": "tracker.updated", "result": {...}}``); its ``id`` is the
+dedup key. The description must be one the backend declares
+(``TOPIC_PROCESSORS``) and the result must have its shape (a ``Tracker``
+for ``tracker.*``, a ``Refund`` for ``refund.successful``): anything else is
+400 and kept as a rejected event.
 """
 
 from odoo import http
@@ -14,32 +18,20 @@ from odoo.http import request
 from odoo.addons.distribution_sync_core import intake
 
 from ..models.dsync_backend import TOPIC_PROCESSORS
+from ..platforms import easypost
 
-SIGNATURE_HEADER = "X-Hmac-Signature"
-PREFIX = "hmac-sha256-hex="
+SIGNATURE_HEADER = easypost.SIGNATURE_HEADER
 
 
 def verify(secrets, raw_body, headers):
-    return intake.verify_hex_hmac(
-        secrets.get("webhook_secret"),
-        raw_body,
-        headers.get(SIGNATURE_HEADER),
-        prefix=PREFIX,
+    return easypost.verify_signature(
+        secrets.get("webhook_secret"), raw_body, headers.get(SIGNATURE_HEADER)
     )
 
 
 def describe(payload, headers, route):
-    """An event of the platform (``{"object": "Event", "id", "description",
-    "result": {...}}``) whose description is one this backend accepts."""
-    event_id, topic = intake.event_in_body(
-        payload, TOPIC_PROCESSORS, "description", "result", "description"
-    )
-    field = "updated_at" if payload.get("updated_at") else "created_at"
-    return intake.Delivery(
-        topic=topic,
-        dedup_key=event_id,
-        source_timestamp=intake.parse_utc(payload.get(field), field),
-    )
+    event_id, topic, stamp = easypost.describe_event(payload, TOPIC_PROCESSORS)
+    return intake.Delivery(topic=topic, dedup_key=event_id, source_timestamp=stamp)
 
 
 class CarrierWebhookController(http.Controller):

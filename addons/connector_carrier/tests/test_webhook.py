@@ -26,12 +26,14 @@ class TestCarrierWebhook(WebhookContract, HttpCase):
         return carrier_headers(body, secret)
 
     def delivery(self, dedup):
+        # an account event: processed without a label (a tracker no label
+        # knows is retried, then an exception: see test_tracking)
         doc = {
             "id": f"evt_{dedup}",
             "object": "Event",
-            "description": "tracker.updated",
+            "description": "batch.updated",
             "created_at": "2026-11-21T08:30:00Z",
-            "result": {"tracking_code": "1Z999", "status": "in_transit"},
+            "result": {"object": "Batch", "id": "batch_contract", "state": "purchased"},
         }
         return doc, {}
 
@@ -43,8 +45,8 @@ class TestCarrierWebhook(WebhookContract, HttpCase):
         doc, headers = self.delivery(dedup)
         self.post(doc, headers)
         event = self.events(dedup_key=f"evt_{dedup}")
-        self.assertEqual(event.topic, "tracker.updated")
+        self.assertEqual(event.topic, "batch.updated")
         self.backend._dsync_dispatch_events()
         self.assertEqual(
-            event.job_id.channel, f"root.dsync.carrier_{self.backend.id}.tracking"
+            event.job_id.channel, f"root.dsync.carrier_{self.backend.id}.account_events"
         )

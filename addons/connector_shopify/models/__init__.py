@@ -21,3 +21,4 @@ from . import res_users
 from . import ir_cron
 from . import shopify_connection
 from . import shopify_context
+from . import shopify_fulfillment_event

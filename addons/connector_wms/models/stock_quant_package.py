@@ -6,7 +6,11 @@ class StockQuantPackage(models.Model):
     _inherit = "stock.quant.package"
 
     wms_tracking_ref = fields.Char(
-        "Tracking Number", help="The carrier's tracking number, from the warehouse."
+        "Warehouse Tracking Number",
+        help="The carrier's tracking number, as the warehouse reported it (the "
+        "shipment timeline's milestones carry it too).",
     )
-    wms_tracking_url = fields.Char("Tracking URL")
-    wms_carrier = fields.Char("Carrier", help="The carrier, as the warehouse names it.")
+    wms_tracking_url = fields.Char("Warehouse Tracking URL")
+    wms_carrier = fields.Char(
+        "Warehouse Carrier", help="The carrier, as the warehouse names it."
+    )

@@ -28,7 +28,7 @@ id is never applied twice.
 import dataclasses
 from collections import defaultdict
 
-from odoo import _, models
+from odoo import _, fields, models
 from odoo.tools import float_compare, float_is_zero
 
 from odoo.addons.distribution_sync_core.errors import BusinessError, DuplicateEvent
@@ -529,7 +529,7 @@ class DsyncBackend(models.Model):
             by_policy[plan.cancel_rest] |= plan.picking.with_env(env)
         for cancel_rest, pickings in by_policy.items():
             pickings.with_context(cancel_backorder=cancel_rest)._action_done()
-        return self._wms_after_apply(plans)
+        return self._wms_after_apply(plans, packages)
 
     def _wms_reuse_reservations(self, moves, line_vals):
         """Make the moves' lines what the warehouse picked; returns the
@@ -623,7 +623,7 @@ class DsyncBackend(models.Model):
                 vals["carrier_id"] = carrier.id
         return vals
 
-    def _wms_after_apply(self, plans):
+    def _wms_after_apply(self, plans, packages):
         applied = {}
         bindings = []
         Picking = self.env["stock.picking"].with_context(dsync_wms_apply=True)
@@ -650,7 +650,40 @@ class DsyncBackend(models.Model):
                 )
             applied[plan.event] = picking
         self.env["dsync.binding"].sudo()._bind_many(self, "stock.picking", bindings)
+        self._wms_shipped_milestones(
+            [plan for plan in plans if plan.kind == "shipment"], packages
+        )
         return applied
+
+    def _wms_shipped_milestones(self, plans, packages):
+        """The *shipped* milestone of each package of these shipments (of
+        the delivery when it has none): the core's shipment timeline, which
+        the carrier's tracking then carries on."""
+        entries = []
+        for plan in plans:
+            confirmation = plan.confirmation
+            common = {
+                "picking": plan.picking,
+                "status": "shipped",
+                "occurred_at": confirmation.done_at or fields.Datetime.now(),
+                "source": "wms",
+                "backend": self,
+                "event": plan.event,
+                "detail": _("Shipped by the warehouse (%s)", confirmation.document_id),
+            }
+            refs = list(confirmation.packages) or [None]
+            for ref in refs:
+                package = packages.get((id(plan), ref)) if ref else None
+                entries.append(
+                    dict(
+                        common,
+                        package=package,
+                        tracking_ref=package.wms_tracking_ref if package else False,
+                        external_key=f"wms:{confirmation.document_id}:{ref or ''}",
+                    )
+                )
+        if entries:
+            self.env["dsync.shipment.milestone"].sudo()._dsync_record(entries)
 
     def _wms_short_follow_up(self, picking, short, backorder, reason=None):
         """The *short shipped* follow-up for customer service."""

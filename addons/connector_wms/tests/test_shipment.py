@@ -53,6 +53,19 @@ class TestShipments(ShipmentCase):
         self.assertEqual(
             box1.wms_tracking_ref, doc["data"]["packages"][0]["tracking_number"]
         )
+        # the shipment timeline: one *shipped* milestone per package
+        milestones = self.env["dsync.shipment.milestone"].search(
+            [("picking_id", "=", picking.id)]
+        )
+        self.assertEqual(
+            sorted((m.package_id.name, m.status, m.source) for m in milestones),
+            [("BOX-1", "shipped", "wms"), ("BOX-2", "shipped", "wms")],
+        )
+        self.assertEqual(
+            milestones.filtered(lambda m: m.package_id == box1).tracking_ref,
+            box1.wms_tracking_ref,
+        )
+        self.assertEqual(picking.dsync_shipment_status, "shipped")
         # the same shipment again, under a new event id: never twice
         again = dict(doc, id="evt-resent", sequence=2)
         (duplicate,) = self.feed(again)

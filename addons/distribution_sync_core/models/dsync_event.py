@@ -577,6 +577,9 @@ class DsyncEvent(models.Model):
                 return gate
             with self.env.cr.savepoint():
                 result = processor(event)
+            if isinstance(result, StaleEvent):
+                # stale, with what the processor kept as history
+                return "stale", str(result)
         except StaleEvent as err:
             return "stale", str(err)
         except DuplicateEvent as err:

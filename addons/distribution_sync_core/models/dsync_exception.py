@@ -28,6 +28,8 @@ CATEGORIES = [
     ("unsupported", "Unsupported message"),
     ("processing_error", "Processing error"),
     ("security", "Refused deliveries"),
+    ("label_pending", "Label not bought in time"),
+    ("shipment_stuck", "Shipment stuck"),
     ("missing_event", "Missing earlier event"),
     ("unknown_reference", "Unknown reference"),
     ("quantity_mismatch", "Quantity mismatch"),
@@ -237,6 +239,15 @@ class DsyncException(models.Model):
             "security": _(
                 "IT: check the webhook secret on the backend and on the "
                 "platform; mark as solved once deliveries are accepted again."
+            ),
+            "label_pending": _(
+                "The label keeps being retried: check the carrier platform "
+                "(backend, circuit breaker); ship with another method if the "
+                "parcel cannot wait."
+            ),
+            "shipment_stuck": _(
+                "Ask the carrier where the parcel is, tell the customer, then "
+                "mark as solved."
             ),
             "missing_event": _(
                 "Ask the platform to send the missing event again (this one "
