@@ -272,7 +272,10 @@ class TestWmsEndToEnd(ShopifyOrderFixtures, HttpCase):
             ),
             [("B-2026-11", "CARTON-1"), ("C-SN-1", "CARTON-2"), ("C-SN-2", "CARTON-2")],
         )
-        self.assertEqual(len(picking.carrier_tracking_ref.split(",")), 2)
+        numbers = [p["tracking_number"] for p in ship["data"]["packages"]]
+        self.assertEqual(picking.carrier_tracking_ref.split(","), numbers)
+        (fulfillment,) = self.shopify.fulfillments_of(9130)
+        self.assertEqual([t["number"] for t in fulfillment["trackingInfo"]], numbers)
 
     def test_receipt_with_a_lot_and_a_damaged_return(self):
         self.product_b.tracking = "lot"

@@ -99,6 +99,7 @@ DEFAULT_SCOPES = (
     "read_locations",
     "read_merchant_managed_fulfillment_orders",
     "write_merchant_managed_fulfillment_orders",
+    "write_fulfillments",
 )
 MAX_INPUT_SIZE = 250
 MAX_PAGE_SIZE = 250
@@ -141,6 +142,22 @@ UPDATED_AT_RE = re.compile(
     r"updated_at:\s*(?P<op>>=|>|<=|<)?\s*'?\"?(?P<value>[^'\"\s]+)"
 )
 SKU_RE = re.compile(r'sku:(?:"((?:[^"\\]|\\.)*)"|(\S+))')
+
+
+def tracking_info(tracking):
+    """A fulfillment's ``trackingInfo`` from a ``FulfillmentTrackingInput``:
+    one entry per number (``number``/``url``, or ``numbers``/``urls``, the
+    links matched by position), as Shopify lists them."""
+    numbers = tracking.get("numbers") or [tracking.get("number")]
+    urls = tracking.get("urls") or [tracking.get("url")]
+    return [
+        {
+            "number": number,
+            "company": tracking.get("company"),
+            "url": urls[index] if index < len(urls) else None,
+        }
+        for index, number in enumerate(numbers)
+    ]
 
 
 class GraphQLError(Exception):
@@ -1465,7 +1482,7 @@ class ShopifySimulator(SimulatorServer):
         tracking = variables.get("trackingInfoInput") or {}
         if not found:
             errors = [self._user_error(["fulfillmentId"], "Fulfillment not found.")]
-        elif not tracking.get("number"):
+        elif not (tracking.get("number") or tracking.get("numbers")):
             errors = [
                 self._user_error(
                     ["trackingInfoInput", "number"], "Tracking number can't be blank."
@@ -1481,9 +1498,7 @@ class ShopifySimulator(SimulatorServer):
                 }
             }, MUTATION_COST
         (fulfillment,) = found
-        fulfillment["trackingInfo"] = [
-            {key: tracking.get(key) for key in ("number", "company", "url")}
-        ]
+        fulfillment["trackingInfo"] = tracking_info(tracking)
         fulfillment["trackingUpdates"] = fulfillment.get("trackingUpdates", 0) + 1
         if variables.get("notifyCustomer"):
             fulfillment["notifyCustomer"] = True
@@ -1646,17 +1661,7 @@ class ShopifySimulator(SimulatorServer):
             "status": "SUCCESS",
             "createdAt": iso_z(utc_now()),
             "notifyCustomer": bool(fulfillment.get("notifyCustomer")),
-            "trackingInfo": (
-                [
-                    {
-                        "number": tracking.get("number"),
-                        "company": tracking.get("company"),
-                        "url": tracking.get("url"),
-                    }
-                ]
-                if tracking
-                else []
-            ),
+            "trackingInfo": tracking_info(tracking) if tracking else [],
             "lineItems": [
                 {"lineItemId": line["lineItemId"], "sku": line["sku"], "quantity": q}
                 for _fo, line, q in plan

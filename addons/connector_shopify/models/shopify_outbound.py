@@ -39,6 +39,10 @@ REQUIRED_SCOPES = OrderedDict(
             "write_merchant_managed_fulfillment_orders",
             _lt("create fulfillments with tracking"),
         ),
+        (
+            "write_fulfillments",
+            _lt("tell the order's status page where the parcel is (shipment events)"),
+        ),
     ]
 )
 RECOVERY_FIRST_LOOKBACK = timedelta(hours=24)
@@ -799,14 +803,18 @@ class DsyncBackend(models.Model):
         return None
 
     def _shopify_tracking(self, picking):
-        number = picking.carrier_tracking_ref or False
+        """What Shopify's ``FulfillmentTrackingInput`` gets for ``picking``:
+        its tracking number, carrier and link; a delivery of several
+        packages (``carrier_tracking_ref`` ``"A,B"``) gives one number and
+        one link per package (``numbers`` / ``urls``), never ``"A,B"`` as
+        one number."""
+        numbers = [
+            number.strip()
+            for number in (picking.carrier_tracking_ref or "").split(",")
+            if number.strip()
+        ]
         carrier = picking.carrier_id
-        url = picking.carrier_tracking_url if number and carrier else False
-        if url and url.startswith("["):  # several packages: [[name, url], ...]
-            try:
-                url = json.loads(url)[0][1]
-            except (ValueError, IndexError, TypeError):
-                url = False
+        urls = self._shopify_tracking_urls(picking, numbers) if carrier else []
         company = False
         if carrier:
             company = (
@@ -815,7 +823,31 @@ class DsyncBackend(models.Model):
                 ._reverse_lookup(self, "carrier_service", carrier)
                 or carrier.name
             )
-        return {"number": number, "company": company, "url": url}
+        if len(numbers) > 1:
+            return {"numbers": numbers, "company": company, "urls": urls}
+        return {
+            "number": numbers[0] if numbers else False,
+            "company": company,
+            "url": urls[0] if urls else False,
+        }
+
+    def _shopify_tracking_urls(self, picking, numbers):
+        """One tracking link per number, or none: Odoo gives several
+        packages' links as a JSON list of ``[package, link]``, and a
+        carrier's tracking URL template gives each number its own."""
+        if not numbers:
+            return []
+        url = picking.carrier_tracking_url or ""
+        if url.startswith("["):
+            try:
+                links = [link for _name, link in json.loads(url)]
+            except (ValueError, TypeError):
+                links = []
+            return links if len(links) == len(numbers) else []
+        template = picking.carrier_id.tracking_url or ""
+        if len(numbers) > 1 and "<shipmenttrackingnumber>" in template:
+            return [template.replace("<shipmenttrackingnumber>", n) for n in numbers]
+        return [url] if url and len(numbers) == 1 else []
 
     def _shopify_create_fulfillment(
         self, client, picking, location_gid, groups, tracking
@@ -836,7 +868,7 @@ class DsyncBackend(models.Model):
             body=_(
                 "Shopify fulfillment %(name)s created (tracking %(number)s).",
                 name=fulfillment.get("name") or fulfillment["id"],
-                number=tracking.get("number") or _("none"),
+                number=_tracking_numbers(tracking) or _("none"),
             )
         )
 
@@ -855,7 +887,7 @@ class DsyncBackend(models.Model):
             )
         tracking = self._shopify_tracking(picking)
         version = _tracking_version(tracking)
-        if not tracking["number"] or fulfillment.external_version == version:
+        if not _tracking_numbers(tracking) or fulfillment.external_version == version:
             return False  # Shopify has it, or there is nothing to give
         result = client.fulfillment_tracking_update(
             fulfillment.external_id,
@@ -867,7 +899,7 @@ class DsyncBackend(models.Model):
         picking.message_post(
             body=_(
                 "Shopify fulfillment tracking updated to %(number)s.",
-                number=tracking["number"],
+                number=_tracking_numbers(tracking),
             )
         )
         return True
@@ -1027,10 +1059,22 @@ class DsyncBackend(models.Model):
         return known
 
 
+def _tracking_numbers(tracking):
+    """The tracking numbers of a ``_shopify_tracking`` value, as a text."""
+    return ", ".join(tracking.get("numbers") or [tracking.get("number") or ""]).strip(
+        ", "
+    )
+
+
 def _tracking_version(tracking):
     """What a fulfillment binding keeps of the tracking Shopify has."""
     return "|".join(
-        str(tracking.get(key) or "") for key in ("number", "company", "url")
+        ",".join(value) if isinstance(value, list) else str(value or "")
+        for value in (
+            tracking.get("numbers") or tracking.get("number"),
+            tracking.get("company"),
+            tracking.get("urls") or tracking.get("url"),
+        )
     )
 
 

@@ -472,6 +472,24 @@ class TestFulfillmentExport(ShopifyOutboundCase):
         )
         self.assertEqual(self.sim.throttled, 0)
 
+    def test_several_packages_give_one_tracking_number_each(self):
+        item = self.product("FUL-P")
+        sale = self.shopify_sale(7011, [(item, 2)])
+        self.ship(sale.picking_ids, {item: 2}, "TRK-P1, TRK-P2")
+        self.drain()
+        (fulfillment,) = self.sim.fulfillments_of(7011)
+        self.assertEqual(
+            fulfillment["trackingInfo"],
+            [
+                {
+                    "number": number,
+                    "company": "Parcel Express",
+                    "url": f"https://track.example/{number}",
+                }
+                for number in ("TRK-P1", "TRK-P2")
+            ],
+        )
+
     def test_tracking_given_before_the_fulfillment_is_sent_once(self):
         item = self.product("FUL-U")
         sale = self.shopify_sale(7005, [(item, 1)])
