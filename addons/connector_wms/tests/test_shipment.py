@@ -401,6 +401,21 @@ class TestShipments(ShipmentCase):
         self.assertEqual(context["skus"], ["WA-1"])
         self.assertEqual(context["record"], picking)
         self.assertEqual(context["partner"], self.partner)
+        # through the pipeline: the core stores it on the event, and an
+        # exception of an unknown reference names that reference
+        self.drain()
+        done = event
+        done.invalidate_recordset()
+        self.assert_done(done)
+        self.assertEqual(
+            (done.doc_ref, done.skus, done.partner_id, done.record_name),
+            (picking.name, "WA-1", self.partner, picking.name),
+        )
+        other = self.released([(self.sku_a, 1)])
+        wrong = dict(self.sim.shipment(other.name), order_ref="WH/OUT/NOPE")
+        (failed,) = self.feed(wrong)
+        self.assertEqual(failed.state, "failed")
+        self.assertEqual(failed.exception_ids.doc_ref, "WH/OUT/NOPE")
 
 
 @tagged("post_install", "-at_install")
