@@ -282,7 +282,8 @@ def validate_by_xmlrpc(rpc, name, tracking):
     confirmation of the warehouse (the same work the connector does): find
     the delivery by its reference, put what Odoo reserved in a package with
     the tracking number, mark it picked, set the tracking on the delivery,
-    validate it."""
+    validate it (as the warehouse's confirmation: ``dsync_wms_apply``, else
+    Odoo refuses to validate by hand a delivery released to the warehouse)."""
     (picking_id,) = rpc("stock.picking", "search", [["name", "=", name]], limit=1)
     lines = rpc(
         "stock.move.line",
@@ -302,7 +303,12 @@ def validate_by_xmlrpc(rpc, name, tracking):
         {"picked": True, "result_package_id": package},
     )
     rpc("stock.picking", "write", [picking_id], {"carrier_tracking_ref": tracking})
-    return rpc("stock.picking", "button_validate", [picking_id])
+    return rpc(
+        "stock.picking",
+        "button_validate",
+        [picking_id],
+        context={"dsync_wms_apply": True},
+    )
 
 
 def run_xmlrpc(rpc, watcher, setup_, count, clients, rng, timeout):

@@ -91,6 +91,34 @@ class StockPicking(models.Model):
             )
 
     # ------------------------------------------------------------------
+    # the warehouse's confirmation validates a released transfer
+    # ------------------------------------------------------------------
+    def button_validate(self):
+        """A transfer released to a warehouse system is validated by the
+        warehouse's confirmation (shipment, receipt), not by a person in
+        Odoo: the warehouse would still ship it, and Odoo would count it
+        twice. A person cancels it instead (the warehouse is told). An
+        integration that applies the
+        warehouse's confirmation itself passes ``dsync_wms_apply`` in the
+        context."""
+        if not self.env.context.get("dsync_wms_apply"):
+            released = self.filtered(
+                lambda p: p.wms_backend_id and p.wms_state in OPEN_WMS_STATES
+            )
+            if released:
+                raise UserError(
+                    _(
+                        "%(names)s: released to the warehouse system %(wms)s, "
+                        "which validates it with its confirmation (it ships or "
+                        "receives the goods). Wait for it, or cancel the "
+                        "transfer: the warehouse is told.",
+                        names=", ".join(released.mapped("name")),
+                        wms=", ".join(released.wms_backend_id.mapped("name")),
+                    )
+                )
+        return super().button_validate()
+
+    # ------------------------------------------------------------------
     # actions
     # ------------------------------------------------------------------
     def action_wms_release(self):

@@ -6,6 +6,7 @@ release policies."""
 from datetime import datetime
 from unittest.mock import patch
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import WmsCase
@@ -83,6 +84,18 @@ class TestRelease(WmsCase):
         self.drain()
         self.assertEqual(self.sim.orders[picking.name]["status"], "cancelled")
         self.assertEqual(picking.wms_state, "cancelled")
+
+    def test_a_released_delivery_is_not_validated_by_hand(self):
+        self.count_stock(self.sku_a, 5)
+        picking = self.release(self.delivery([(self.sku_a, 2)]))[0]
+        picking.move_ids.quantity = 2
+        picking.move_ids.picked = True
+        with self.assertRaisesRegex(UserError, "released to the warehouse system"):
+            picking.button_validate()
+        self.assertEqual(picking.state, "assigned")
+        # an integration applying the warehouse's confirmation itself may
+        picking.with_context(dsync_wms_apply=True).button_validate()
+        self.assertEqual(picking.state, "done")
 
     def test_cancel_refused_by_the_warehouse_is_for_customer_service(self):
         picking = self.release(self.delivery([(self.sku_a, 3)]))[0]
