@@ -190,14 +190,10 @@ class WmsSimulator(SimulatorServer):
         return answer
 
     def _take_outage(self):
-        if not self._outage:
+        outage = self._next_outage()
+        if outage is None:
             return None
-        status, remaining, retry_after = self._outage
-        if remaining is not None:
-            if remaining <= 0:
-                self._outage = None
-                return None
-            self._outage[1] = remaining - 1
+        status, retry_after = outage
         return status, {"Retry-After": str(retry_after)}, {"error": "unavailable"}
 
     def _rate_limited(self):
