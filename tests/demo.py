@@ -20,7 +20,7 @@ import uuid
 import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 
-from tests import demo_carrier
+from tests import demo_carrier, demo_wms
 from tests.simulators.order_catalog import (
     ensure_order_catalog,
     job_batching,
@@ -77,6 +77,7 @@ def main():
         "Backends:",
         ", ".join(f"{b['name']} ({t})" for t, b in sorted(backends.items())),
     )
+    warehouse = demo_wms.setup(call, args.url, DEMO_SECRET, backends)
 
     shopify = ShopifySender(args.url, backends["shopify"]["token"], DEMO_SECRET)
     wms = WmsSender(args.url, backends["wms"]["token"], DEMO_SECRET)
@@ -87,14 +88,9 @@ def main():
     since_deliveries = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 1))
     print("\nDeliveries:")
     first, again = wms.deliver_twice(
-        {
-            "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "data": {"picking": f"WH/OUT/{run}"},
-            "correlation_id": f"demo-{run}",
-        },
-        topic="shipment.confirmed",
+        demo_wms.duplicate_example(run), topic="inventory.adjusted"
     )
-    print(f"  WMS shipment.confirmed        -> {first.status_code} {first.json()}")
+    print(f"  WMS inventory.adjusted        -> {first.status_code} {first.json()}")
     print(f"  same WMS delivery again       -> {again.status_code} {again.json()}")
     response = forged.deliver({"id": 1001, "name": "#1001"}, topic="orders/create")
     print(
@@ -145,6 +141,7 @@ def main():
         call, args.url, backends["carrier"], backends["shopify"], played[0], DEMO_SECRET
     )
     scan_refused_deliveries(call)
+    demo_wms.play(warehouse)
 
     print("\nThis play's events by state:")
     for row in call(

@@ -209,7 +209,13 @@ class HostileCase(HttpCase):
                 "id": uuid.uuid4().hex,
                 "type": "shipment.confirmed",
                 "occurred_at": "2026-11-20T10:00:00Z",
-                "data": {"order_ref": "WH/OUT/00001", "ship_to": self.customer()},
+                "sequence": 1,
+                "order_ref": "WH/OUT/00001",
+                "data": {
+                    "shipment_id": "SHP-1",
+                    "lines": [{"sku": "SKU-1", "quantity": 1}],
+                    "ship_to": self.customer(),
+                },
             }
         else:
             doc = {

@@ -52,7 +52,7 @@ class TestInboundEndToEnd(HttpCase):
         def process(backend, event):
             data = event._dsync_data()
             partner = backend.env["res.partner"].create(
-                {"name": f"shipment {data['data']['picking']}", "ref": data["id"]}
+                {"name": f"shipment {data['order_ref']}", "ref": data["id"]}
             )
             applied.append(event.id)
             return partner
@@ -60,7 +60,12 @@ class TestInboundEndToEnd(HttpCase):
         sender = self.sender("wms")
         doc = {
             "occurred_at": "2026-11-21T09:00:00Z",
-            "data": {"picking": "WH/OUT/00042"},
+            "sequence": 1,
+            "order_ref": "WH/OUT/00042",
+            "data": {
+                "shipment_id": "SHP-42",
+                "lines": [{"sku": "SKU-A", "quantity": 1}],
+            },
             "correlation_id": "order-1001",
         }
         first, second = sender.deliver_twice(doc, topic="shipment.confirmed")

@@ -26,7 +26,9 @@
         "views/dsync_value_map_views.xml",
         "views/dsync_ownership_rule_views.xml",
         "views/dsync_overview_views.xml",
+        "views/dsync_sequence_views.xml",
         "views/dsync_menus.xml",
+        "views/dsync_reconciliation_views.xml",
     ],
     "demo": ["demo/dsync_backend_demo.xml"],
     "assets": {

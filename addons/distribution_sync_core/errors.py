@@ -39,6 +39,11 @@ CATEGORY_TEAMS = {
     "security": "it",
     "label_pending": "warehouse",
     "shipment_stuck": "customer_service",
+    "missing_event": "operations",
+    "unknown_reference": "operations",
+    "quantity_mismatch": "warehouse",
+    "short_shipped": "customer_service",
+    "to_review": "operations",
 }
 
 

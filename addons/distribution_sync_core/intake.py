@@ -51,8 +51,9 @@ from werkzeug.wrappers import Response
 from odoo.tools import config
 
 from . import intake_connection, webhook_dispatcher  # noqa: F401 (route type)
+from .dispatcher import will_dispatch
 from .logsafe import stack_without_message, sync_scope
-from .models.dsync_backend import ROUTE_FIELDS, UnknownRouteToken, will_dispatch
+from .models.dsync_backend import ROUTE_FIELDS, UnknownRouteToken
 
 _logger = logging.getLogger(__name__)
 _security_logger = logging.getLogger(__name__ + ".security")
@@ -66,6 +67,8 @@ MAX_ID_LENGTH = 255
 MAX_JSON_DEPTH = 64
 MAX_KEPT_HEADER_LENGTH = 512
 MAX_LABEL_LENGTH = 64
+# A delivery's sequence number (PostgreSQL integer).
+MAX_SEQUENCE = 2**31 - 1
 # Source times outside this range are not a platform's clock.
 EARLIEST_SOURCE_TIME = datetime(1970, 1, 1)
 LATEST_SOURCE_TIME = datetime(2200, 1, 1)
@@ -82,10 +85,19 @@ class InvalidDelivery(ValueError):
 
 @dataclasses.dataclass
 class Delivery:
+    """What a connector's ``describe`` makes of a delivery.
+
+    ``sequence_key`` and ``sequence``: the delivery is number ``sequence``
+    (from 1) of the events about ``sequence_key`` (an order reference...);
+    the core applies the events of one key in that order (see
+    ``dsync.event`` and its sequencing)."""
+
     topic: str
     dedup_key: str
     source_timestamp: datetime | None = None
     correlation_id: str | None = None
+    sequence_key: str | None = None
+    sequence: int | None = None
 
 
 @dataclasses.dataclass
@@ -199,6 +211,18 @@ def check_delivery(delivery):
     delivery.correlation_id = text_value(
         delivery.correlation_id, "correlation id", required=False
     )
+    delivery.sequence_key = text_value(
+        delivery.sequence_key, "sequence key", required=False
+    )
+    sequence = delivery.sequence
+    if delivery.sequence_key is None:
+        delivery.sequence = None
+    elif (
+        isinstance(sequence, bool)
+        or not isinstance(sequence, int)
+        or not 1 <= sequence <= MAX_SEQUENCE
+    ):
+        raise InvalidDelivery(f"sequence must be an integer from 1 to {MAX_SEQUENCE}")
     stamp = delivery.source_timestamp
     if stamp is not None and not (
         isinstance(stamp, datetime)
@@ -608,9 +632,14 @@ class _EventWriter:
     COLUMNS = (
         "backend_id, company_id, topic, payload, payload_base64, payload_size, "
         "headers, "
-        "dedup_key, delivery_id, source_timestamp, correlation_id, state, "
+        "dedup_key, delivery_id, source_timestamp, correlation_id, "
+        "sequence_key, sequence, state, "
         "reject_reason, http_status, duplicate_count, "
         "create_uid, create_date, write_uid, write_date"
+    )
+    PLACEHOLDERS = (
+        "%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+        " %s, now() at time zone 'UTC', %s, now() at time zone 'UTC'"
     )
 
     def __init__(self, env, backend, headers, topic_header=None):
@@ -632,6 +661,7 @@ class _EventWriter:
         reason=None,
         status=None,
         size=None,
+        sequence=(None, None),
     ):
         text, is_base64 = body_as_text(raw)
         uid = self.env.uid
@@ -647,6 +677,7 @@ class _EventWriter:
             delivery_id,
             source_ts,
             corr or uuid.uuid4().hex,
+            *sequence,
             state,
             reason,
             status,
@@ -670,9 +701,7 @@ class _EventWriter:
             size,
         )
         self.cr.execute(
-            f"INSERT INTO dsync_event ({self.COLUMNS}) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s,"
-            " %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')",
+            f"INSERT INTO dsync_event ({self.COLUMNS}) VALUES ({self.PLACEHOLDERS})",
             values,
         )
 
@@ -690,11 +719,11 @@ class _EventWriter:
             "received",
             None,
             202,
+            sequence=(delivery.sequence_key, delivery.sequence),
         )
         cr.execute(
             f"INSERT INTO dsync_event ({self.COLUMNS}) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s,"
-            " %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')"
+            f"({self.PLACEHOLDERS})"
             " ON CONFLICT (backend_id, dedup_key) DO NOTHING RETURNING id",
             values,
         )

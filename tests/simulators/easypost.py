@@ -287,14 +287,10 @@ class EasyPostSimulator(SimulatorServer):
         return False
 
     def _take_outage(self):
-        if not self._outage:
+        outage = self._next_outage()
+        if outage is None:
             return None
-        status, remaining, retry_after = self._outage
-        if remaining is not None:
-            if remaining <= 0:
-                self._outage = None
-                return None
-            self._outage[1] = remaining - 1
+        status, retry_after = outage
         headers = {"Retry-After": str(retry_after)} if retry_after else {}
         if status == 429:
             self.status_429 += 1

@@ -14,6 +14,20 @@ class SimulatorServer:
     thread_name = "simulator"
     _server = None
     _thread = None
+    _outage = None  # [status, answers left (None: until cleared), retry_after]
+
+    def _next_outage(self):
+        """One answer of the outage a test set (``_outage``): its
+        ``(status, retry_after)``, or None when there is none (any more)."""
+        if not self._outage:
+            return None
+        status, remaining, retry_after = self._outage
+        if remaining is not None:
+            if remaining <= 0:
+                self._outage = None
+                return None
+            self._outage[1] = remaining - 1
+        return status, retry_after
 
     def start(self):
         simulator = self

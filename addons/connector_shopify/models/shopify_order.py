@@ -107,9 +107,11 @@ class DsyncBackend(models.Model):
         string="Refunds",
         default="credit_note",
         help="Draft credit note: a Shopify refund becomes a draft credit note "
-        "of the order's posted invoice, for finance to check and post (an "
-        "order not invoiced yet opens an exception for finance). Exception: "
-        "every refund opens an exception for finance.",
+        "of the order's posted invoice, and finance gets a 'to review' "
+        "follow-up to check and post it (an order not invoiced yet opens an "
+        "exception for finance). Exception: the refund is recorded and "
+        "finance gets a 'to review' follow-up to record the credit note by "
+        "hand.",
     )
     shopify_uninstalled_at = fields.Datetime(
         "App Uninstalled On", readonly=True, copy=False

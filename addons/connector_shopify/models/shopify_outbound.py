@@ -817,19 +817,12 @@ class DsyncBackend(models.Model):
         urls = self._shopify_tracking_urls(picking, numbers) if carrier else []
         company = False
         if carrier:
-            mapping = (
+            company = (
                 self.env["dsync.value.map"]
                 .sudo()
-                .search(
-                    [
-                        ("backend_id", "=", self.id),
-                        ("map_type", "=", "carrier_service"),
-                        ("target_ref", "=", f"delivery.carrier,{carrier.id}"),
-                    ],
-                    limit=1,
-                )
+                ._reverse_lookup(self, "carrier_service", carrier)
+                or carrier.name
             )
-            company = mapping.external_code if mapping else carrier.name
         if len(numbers) > 1:
             return {"numbers": numbers, "company": company, "urls": urls}
         return {

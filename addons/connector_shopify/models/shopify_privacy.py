@@ -25,8 +25,8 @@ from markupsafe import Markup
 
 from odoo import _, fields, models
 
+from odoo.addons.distribution_sync_core.dispatcher import backend_channel
 from odoo.addons.distribution_sync_core.masking import mask_payload
-from odoo.addons.distribution_sync_core.models.dsync_backend import backend_channel
 
 _logger = logging.getLogger(__name__)
 # Payloads one shop/redact job masks before handing the rest to the next.

@@ -1,15 +1,19 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Shopify refunds in: ``refunds/create`` → a draft credit note (or an
-exception for finance, per the store's refund policy).
+"""Shopify refunds in: ``refunds/create`` → a draft credit note and a
+*refund to review* for finance (or only the review, per the store's refund
+policy).
 
 Odoo owns invoices (core ownership rule): a Shopify refund never changes a
 posted invoice. With the *draft credit note* policy it becomes a draft
 ``out_refund`` of the order's latest posted invoice — refunded line items at
-the order line's price, discount and taxes, and the refunded shipping — for
-finance to check and post. An order that has no posted invoice yet has
-nothing to credit: the refund opens a ``conflict`` exception for finance
-(retry it once the order is invoiced). A refund arriving before its order is
-imported is retried later (transient), like a late order.
+the order line's price, discount and taxes, and the refunded shipping — and
+the event, applied, opens a follow-up exception for finance to check and
+post it. With the *exception* policy the refund is recorded (the event is
+done) and its follow-up asks finance to record the credit note by hand. An
+order that has no posted invoice yet has nothing to credit: the refund is
+not applied and opens a ``conflict`` exception for finance (retry it once
+the order is invoiced). A refund arriving before its order is imported is
+retried later (transient), like a late order.
 """
 
 from decimal import Decimal
@@ -34,8 +38,13 @@ class DsyncBackend(models.Model):
     def _shopify_process_refunds_create(self, event):
         refund = self._shopify_parse_refund(event)
         Binding = self.env["dsync.binding"]
-        if Binding._find_record(self, "account.move", f"refund:{refund.id}"):
+        key = f"refund:{refund.id}"
+        if Binding._find_record(self, "account.move", key):
             raise DuplicateEvent(_("Refund %s already has its credit note.", refund.id))
+        if Binding._find_record(self, "sale.order", key):
+            raise DuplicateEvent(
+                _("Refund %s was already given to finance.", refund.id)
+            )
         sale = Binding._find_record(self, "sale.order", refund.order_id)
         if not sale:
             raise TransientError(
@@ -43,12 +52,19 @@ class DsyncBackend(models.Model):
                 retry_after=60,
             )
         if self.shopify_refund_policy == "exception":
-            raise self._shopify_refund_error(
-                sale,
-                refund,
-                _("The store's policy leaves refunds to finance."),
-                f"refund:{refund.id}",
+            event._dsync_follow_up(
+                self._shopify_refund_review(
+                    sale,
+                    refund,
+                    _(
+                        "The store's policy leaves refunds to finance: record the "
+                        "credit note by hand."
+                    ),
+                    sale,
+                )
             )
+            self._shopify_bind(sale, key, event=event)
+            return sale
         invoice = sale.invoice_ids.filtered(
             lambda m: m.move_type == "out_invoice" and m.state == "posted"
         ).sorted("id")[-1:]
@@ -60,7 +76,18 @@ class DsyncBackend(models.Model):
                 f"refund_not_invoiced:{sale._shopify_name()}",
             )
         credit_note = self._shopify_credit_note(sale, invoice, refund)
-        self._shopify_bind(credit_note, f"refund:{refund.id}", event=event)
+        self._shopify_bind(credit_note, key, event=event)
+        event._dsync_follow_up(
+            self._shopify_refund_review(
+                sale,
+                refund,
+                _(
+                    "Draft credit note %s is ready: check it and post it.",
+                    credit_note.display_name,
+                ),
+                credit_note,
+            )
+        )
         return credit_note
 
     def _shopify_parse_refund(self, event):
@@ -92,6 +119,25 @@ class DsyncBackend(models.Model):
             team="finance",
             kind_key=kind_key,
             record=sale,
+        )
+
+    def _shopify_refund_review(self, sale, refund, what_to_do, record):
+        """The *refund to review* follow-up of an applied refund, for
+        finance, about ``record`` (the draft credit note, or the order)."""
+        return BusinessError(
+            "to_review",
+            _(
+                "Shopify refunded %(amount)s on %(name)s (%(order)s, refund "
+                "%(refund)s). %(todo)s",
+                amount=refund.amount,
+                name=sale.client_order_ref,
+                order=sale.name,
+                refund=refund.id,
+                todo=what_to_do,
+            ),
+            team="finance",
+            kind_key=f"refund:{refund.id}",
+            record=record,
         )
 
     def _shopify_credit_note(self, sale, invoice, refund):

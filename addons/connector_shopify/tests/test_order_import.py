@@ -517,9 +517,18 @@ class TestRefundsAndPrivacy(ShopifyOrderCase):
         self.assertAlmostEqual(
             credit.amount_total, float(refund["transactions"][0]["amount"]), places=2
         )
+        # applied, and finance is asked to review and post it
+        review = event.exception_ids
+        self.assertEqual(
+            (review.category, review.team, review.follow_up, review.state),
+            ("to_review", "finance", True, "open"),
+        )
+        self.assertEqual((review.res_model, review.res_id), ("account.move", credit.id))
+        self.assertIn("check it and post it", review.message)
         # a redelivery does not credit twice
         again = self.deliver(("refunds/create", refund))
         self.assertEqual(again.state, "duplicate")
+        self.assertFalse(again.exception_ids)
 
     def test_refund_of_uninvoiced_order_is_for_finance(self):
         doc, sale = self.import_order()
@@ -533,7 +542,15 @@ class TestRefundsAndPrivacy(ShopifyOrderCase):
         doc, sale = self.import_order()
         sale._create_invoices().action_post()
         event = self.deliver(("refunds/create", make_refund(303, doc, [("SKU-B", 1)])))
-        self.assertEqual(event.exception_ids.team, "finance")
+        self.assertEqual(event.state, "done", "the refund is recorded")
+        review = event.exception_ids
+        self.assertEqual(
+            (review.category, review.team, review.follow_up),
+            ("to_review", "finance", True),
+        )
+        self.assertIn("by hand", review.message)
+        again = self.deliver(("refunds/create", make_refund(303, doc, [("SKU-B", 1)])))
+        self.assertEqual(again.state, "duplicate", "one review per refund")
         self.assertFalse(
             self.env["account.move"].search(
                 [("reversed_entry_id", "in", sale.invoice_ids.ids)]

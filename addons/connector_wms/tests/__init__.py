@@ -1,1 +1,8 @@
-from . import test_webhook
+from . import (
+    test_contract,
+    test_files,
+    test_release,
+    test_shipment,
+    test_stock_events,
+    test_webhook,
+)

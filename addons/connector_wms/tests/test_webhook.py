@@ -37,7 +37,12 @@ class TestWmsWebhook(WebhookContract, HttpCase):
             "id": dedup,
             "type": "shipment.confirmed",
             "occurred_at": "2026-11-20T10:00:00Z",
-            "data": {"picking": "WH/OUT/00001"},
+            "sequence": 1,
+            "order_ref": "WH/OUT/00001",
+            "data": {
+                "shipment_id": f"SHP-{dedup}",
+                "lines": [{"sku": "SKU-A", "quantity": 1}],
+            },
         }
         return doc, {}
 
@@ -54,6 +59,9 @@ class TestWmsWebhook(WebhookContract, HttpCase):
         event = self.events(dedup_key=dedup)
         self.assertEqual(event.topic, "shipment.confirmed")
         self.assertEqual(str(event.source_timestamp), "2026-11-20 10:00:00")
+        self.assertEqual(
+            (event.sequence_key, event.sequence), ("order:WH/OUT/00001", 1)
+        )
         self.backend._dsync_dispatch_events()
         self.assertEqual(
             event.job_id.channel, f"root.dsync.wms_{self.backend.id}.wms_events"

@@ -1,18 +1,24 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
-import os
 import secrets
 from datetime import timedelta
 
-from psycopg2.extensions import ISOLATION_LEVEL_READ_COMMITTED
-
-from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.sql_db import Cursor
-from odoo.tools import config, ormcache
+from odoo.tools import ormcache
 
-from odoo.addons.queue_job.exception import RetryableJobError
-from odoo.addons.queue_job.jobrunner.channels import ChannelManager
+from .. import dispatcher
+
+# Re-exported for the code that imported them from here before the
+# dispatcher had a module of its own.
+from ..dispatcher import (  # noqa: F401
+    backend_channel,
+    channel_capacity,
+    dispatch_identity_key,
+    even_chunks,
+    processing_jobs_in_flight,
+    will_dispatch,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -39,120 +45,6 @@ ROUTE_CACHE_FIELDS = {
 
 class UnknownRouteToken(LookupError):
     """No backend of the route's type has this token (never cached)."""
-
-
-# Advisory lock class of a backend's inbound dispatch (second key: its id).
-DISPATCH_LOCK = 0x64737964
-# A started job older than this is not counted on to dispatch (a dead worker
-# whose job queue_job has not requeued yet); seconds.
-STALLED_JOB_SECONDS = 120
-# Processing jobs a backend keeps in flight when its channel is unlimited.
-UNLIMITED_SLOTS = 50
-PROCESSING_METHODS = ("_dsync_run", "_dsync_run_batch")
-DISPATCH_METHOD = "_dsync_dispatch_events"
-
-
-def dispatch_identity_key(backend_id):
-    """queue_job identity key of a backend's dispatch job."""
-    return f"dsync-dispatch-{backend_id}"
-
-
-def backend_channel(backend_type, backend_id):
-    """queue_job channel of a backend's dispatch job, parent of its flows'."""
-    return f"root.dsync.{backend_type}_{backend_id}"
-
-
-def _inbound_jobs(cr, backend_type, backend_id, select, dispatcher):
-    """Run ``select`` (a query with a ``{where}`` placeholder) over the
-    backend's processing jobs that are due or running (pending without a
-    future eta, enqueued, or started less than STALLED_JOB_SECONDS ago), and
-    its dispatch job if due and not started when ``dispatcher``. One query on
-    queue_job's state index."""
-    channel = backend_channel(backend_type, backend_id)
-    where = """state IN ('pending', 'enqueued', 'started')
-               AND (channel = %(channel)s OR starts_with(channel, %(prefix)s))
-               AND (eta IS NULL OR eta <= now() at time zone 'UTC'
-                    OR state <> 'pending')
-               AND CASE
-                     WHEN method_name = ANY(%(processing)s)
-                         THEN state <> 'started'
-                              OR date_started > now() at time zone 'UTC'
-                                                - %(stalled)s * interval '1 second'
-                     WHEN method_name = %(dispatch)s
-                         THEN %(dispatcher)s AND state <> 'started'
-                     ELSE false
-                   END"""
-    cr.execute(
-        select.format(where=where),
-        {
-            "channel": channel,
-            "prefix": channel + ".",
-            "processing": list(PROCESSING_METHODS),
-            "stalled": STALLED_JOB_SECONDS,
-            "dispatch": DISPATCH_METHOD,
-            "dispatcher": dispatcher,
-        },
-    )
-    return cr.fetchone()[0]
-
-
-def processing_jobs_in_flight(cr, backend_type, backend_id):
-    """How many processing jobs of the backend are due or running."""
-    return _inbound_jobs(
-        cr,
-        backend_type,
-        backend_id,
-        "SELECT count(*) FROM queue_job WHERE {where}",
-        False,
-    )
-
-
-def will_dispatch(cr, backend_type, backend_id):
-    """True when a job of the backend is sure to dispatch an event committed
-    before this call: a dispatch job that has not started (its scan comes
-    later), or a processing job due or running (it dispatches after its own
-    transaction ends, see ``dsync.event._dsync_hand_on_after``).
-
-    Called on every accepted webhook: ``EXISTS`` stops at the first such job
-    and is planned in half the time of an aggregate over the same rows."""
-    return _inbound_jobs(
-        cr,
-        backend_type,
-        backend_id,
-        "SELECT EXISTS (SELECT FROM queue_job WHERE {where})",
-        True,
-    )
-
-
-def channel_capacity(channel):
-    """How many jobs queue_job's runner may run at once in ``channel``: the
-    smallest capacity configured on it or its parents (ODOO_QUEUE_JOB_CHANNELS
-    or ``[queue_job] channels``, read as the runner reads them, ``root:1``
-    when unset). A capacity of 0 is unlimited for queue_job: UNLIMITED_SLOTS
-    here."""
-    spec = os.environ.get("ODOO_QUEUE_JOB_CHANNELS") or config.misc.get(
-        "queue_job", {}
-    ).get("channels")
-    try:
-        configs = ChannelManager.parse_simple_config(spec or "root:1")
-    except Exception:  # noqa: BLE001 - the runner itself reports a bad setting
-        return 1
-    capacities = [
-        conf["capacity"]
-        for conf in configs
-        if conf.get("capacity")
-        and (channel == conf["name"] or channel.startswith(conf["name"] + "."))
-    ]
-    return min(capacities, default=UNLIMITED_SLOTS)
-
-
-def even_chunks(items, size):
-    """``items`` in the fewest chunks of at most ``size``, of even lengths
-    (23 by 10 → 8, 8, 7), order kept."""
-    size = max(1, size)
-    count = -(-len(items) // size)
-    for index in range(count):
-        yield items[index * len(items) // count : (index + 1) * len(items) // count]
 
 
 def _new_token(_records=None):
@@ -237,6 +129,14 @@ class DsyncBackend(models.Model):
         "in the following fraction of a second can lose such a delivery, "
         "which the recovery job then fetches again. "
         "Every other delivery is on disk before the platform gets its answer.",
+    )
+    inbound_jobs_limit = fields.Integer(
+        string="Processing Jobs at a Time",
+        default=0,
+        help="How many jobs process this backend's events at the same time "
+        "(0: as many as its job channel runs). 1 applies them one batch after "
+        "the other: for events that move the same stock, whose jobs would "
+        "otherwise wait for each other and retry.",
     )
     pii_mask_days = fields.Integer(
         string="Mask Personal Data After (days)",
@@ -676,118 +576,31 @@ class DsyncBackend(models.Model):
     # inbound dispatch (job): received events → one processing job each
     # ------------------------------------------------------------------
     def _dsync_wake_dispatcher(self):
-        """Make sure a dispatch job is pending for this backend.
-
-        This is all the webhook request does after storing the event, and only
-        when no job of the backend is going to dispatch it anyway (see
-        :func:`will_dispatch`); the identity key keeps one dispatch job
-        pending at most.
-        """
+        """Make sure a dispatch job is pending for this backend (see
+        ``dispatcher.wake``)."""
         self.ensure_one()
-        backend = self.sudo()
-        return (
-            backend.with_user(backend.user_id)
-            .with_company(backend.company_id)
-            .with_context(tracking_disable=True, mail_create_nolog=True)
-            .with_delay(
-                channel=backend_channel(backend.backend_type, backend.id),
-                identity_key=dispatch_identity_key(backend.id),
-                priority=5,
-                description=f"{backend.name}: dispatch received events",
-            )
-            ._dsync_dispatch_events()
-        )
+        return dispatcher.wake(self)
 
     def _dsync_inbound_slots(self):
         """Processing jobs this backend keeps due or running at most: what
-        its channel (``root.dsync.<type>_<id>``, parent of its flows') may
-        run at once."""
+        its channel runs at once, or ``inbound_jobs_limit`` when lower."""
         self.ensure_one()
-        return channel_capacity(backend_channel(self.backend_type, self.id))
+        slots = dispatcher.inbound_slots(self)
+        if self.inbound_jobs_limit > 0:
+            slots = min(slots, self.inbound_jobs_limit)
+        return slots
 
     def _dsync_dispatch_events(self, wait=False):
-        """Queue received events, oldest first, in processing jobs of up to
-        their flow's batch size (one job per event when the batch size is 1
-        or a single event waits), as many jobs as the backend's channel has
-        free slots.
-
-        The dispatch job runs this when a delivery finds the backend idle;
-        every processing job runs it again once it ends (see
-        ``dsync.event._dsync_hand_on_after``), so under load the jobs hand
-        the next batch on without a dispatch job, and the events that arrive
-        meanwhile wait together: the batches grow with the load. Events
-        beyond the free slots stay received: a job due or running will
-        dispatch them when it ends.
-
-        Dispatches of a backend take turns (an advisory lock until commit):
-        with ``wait`` this one waits for its turn (a read-committed
-        transaction, whose scan then sees the other's commit); without, a
-        dispatch job finding another dispatch under way comes back in a
-        second rather than scan an older snapshot.
-        """
+        """Job entry point of the dispatcher (``dispatcher.dispatch``):
+        queue the received events in processing jobs."""
         self.ensure_one()
-        self.env.flush_all()
-        cr = self.env.cr
-        lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-        cr.execute(f"SELECT {lock}(%s, %s)", (DISPATCH_LOCK, self.id))
-        if not wait and not cr.fetchone()[0]:
-            raise RetryableJobError(
-                "another dispatch of this backend is under way",
-                seconds=1,
-                ignore_retry=True,
-            )
-        busy = processing_jobs_in_flight(cr, self.backend_type, self.id)
-        free = self._dsync_inbound_slots() - busy
-        if free <= 0:
-            return f"{busy} processing jobs in flight: nothing queued"
-        sizes = [f.batch_size for f in self._all_flows() if f.direction == "in"]
-        cr.execute(
-            """SELECT id FROM dsync_event
-                WHERE backend_id = %s AND state = 'received'
-                ORDER BY id
-                LIMIT %s
-                FOR NO KEY UPDATE SKIP LOCKED""",
-            (self.id, free * max(sizes, default=1)),
-        )
-        events = self.env["dsync.event"].sudo().browse(r[0] for r in cr.fetchall())
-        by_flow = {}
-        for event in events:
-            flow = self._dsync_flow_for_topic(event.topic)
-            by_flow.setdefault(flow, []).append(event.id)
-        queued = 0
-        for flow, ids in by_flow.items():  # in the order of their oldest event
-            for chunk in even_chunks(ids[: free * flow.batch_size], flow.batch_size):
-                batch = events.browse(chunk)
-                if len(batch) == 1:
-                    batch._dsync_delay()
-                else:
-                    batch._dsync_delay_batch(flow)
-                queued += len(batch)
-                free -= 1
-            if free <= 0:
-                break
-        return f"{queued} events queued"
+        return dispatcher.dispatch(self, wait=wait)
 
     def _dsync_dispatch_apart(self):
-        """:meth:`_dsync_dispatch_events` in a read-committed transaction of
-        its own, committed; errors are logged (the safety cron dispatches
-        what is left)."""
+        """:meth:`_dsync_dispatch_events` in a transaction of its own
+        (``dispatcher.dispatch_apart``)."""
         self.ensure_one()
-        backend_id = self.id
-        try:
-            with self.env.registry.cursor() as cr:
-                if isinstance(cr, Cursor):  # not a test cursor sharing a transaction
-                    cr.connection.set_isolation_level(ISOLATION_LEVEL_READ_COMMITTED)
-                backend = api.Environment(cr, SUPERUSER_ID, {})[self._name].browse(
-                    backend_id
-                )
-                if backend.exists():
-                    backend._dsync_dispatch_events(wait=True)
-        except Exception:
-            _logger.exception(
-                "backend %s: received events not queued (the safety cron will)",
-                backend_id,
-            )
+        dispatcher.dispatch_apart(self)
 
     @api.model
     def _cron_dsync_dispatch_received(self, min_age_seconds=30):
@@ -798,6 +611,8 @@ class DsyncBackend(models.Model):
           with its database, or a request that could not wake it);
         * queue again the events whose job ended without processing them
           (``dsync.event._dsync_requeue_stranded``);
+        * turn the events that waited too long for an earlier event of their
+          document into exceptions (``dsync.event._dsync_fail_expired_waits``);
         * drain the real-time outbound flows whose due messages have no
           drain job (it failed with its connection)."""
         self.env.cr.execute(
@@ -810,6 +625,7 @@ class DsyncBackend(models.Model):
         for backend in self.browse(r[0] for r in self.env.cr.fetchall()):
             backend._dsync_wake_dispatcher()
         self.env["dsync.event"]._dsync_requeue_stranded(min_age_seconds)
+        self.env["dsync.event"]._dsync_fail_expired_waits()
         self.env["dsync.flow"]._dsync_drain_orphaned(min_age_seconds)
 
     # ------------------------------------------------------------------

@@ -35,6 +35,7 @@ _logger = logging.getLogger(__name__)
 EVENT_STATES = [
     ("received", "Received"),
     ("queued", "Queued"),
+    ("waiting", "Waiting"),
     ("done", "Done"),
     ("failed", "Failed"),
     ("stale", "Stale"),
@@ -232,6 +233,29 @@ class DsyncEvent(models.Model):
                 _("Event %(id)s is not JSON: %(err)s", id=self.id, err=err),
             ) from err
 
+    def _dsync_follow_up(self, error):
+        """Open ``error`` (a :class:`BusinessError`) as a *follow-up*
+        exception of this event once the processor's effect is applied.
+
+        For a processor that applies its event and still needs a person:
+        a short shipment applied that customer service must tell the
+        customer about, a refund turned into a draft credit note that
+        finance must review. The exception opens when the event is recorded
+        *done* (after the exceptions of its earlier failures are resolved)
+        and is not resolved by it; if the processor fails instead, nothing
+        of it is kept. Call it from the processor (or a batch hook) with the
+        event being processed; several calls open several exceptions (one
+        per category). (Kept with the transaction's post-commit data: a
+        savepoint's flush does not clear it, its end does.)"""
+        self.ensure_one()
+        pending = self.env.cr.postcommit.data.setdefault("dsync_follow_ups", {})
+        pending.setdefault(self.id, []).append(error)
+
+    def _dsync_take_follow_ups(self):
+        """The follow-ups registered for this event (and forget them)."""
+        pending = self.env.cr.postcommit.data.get("dsync_follow_ups") or {}
+        return pending.pop(self.id, [])
+
     def _dsync_guard_version(self, binding, updated_at, version=None):
         """Raise StaleEvent/DuplicateEvent when ``binding`` applied newer/same data."""
         if not binding:
@@ -261,7 +285,7 @@ class DsyncEvent(models.Model):
         (the running job decides its fate).
         """
         for event in self.filtered(
-            lambda e: e.state in ("received", "queued", "failed")
+            lambda e: e.state in ("received", "queued", "waiting", "failed")
         ):
             if not event._dsync_lock():
                 raise UserError(
@@ -461,12 +485,16 @@ class DsyncEvent(models.Model):
             return "nothing to do"
         events._dsync_fill_context()
         applied = events._dsync_process_batch()
-        notes = []
-        for event in events:
-            if event in applied:
-                notes.append(event._dsync_conclude("done", applied[event]))
-            else:
-                notes.append(event._dsync_conclude(*event._dsync_process(), batch=True))
+        together = events.filtered(lambda e: e in applied)
+        notes = [
+            event.with_context(dsync_defer_sequence=True)._dsync_conclude(
+                "done", applied[event]
+            )
+            for event in together
+        ]
+        together._dsync_sequence_advance_many()
+        for event in events - together:
+            notes.append(event._dsync_conclude(*event._dsync_process(), batch=True))
         return f"{len(applied)} applied together\n" + "\n".join(notes)
 
     def _dsync_split_dead_batch(self, dead_runs):
@@ -498,9 +526,12 @@ class DsyncEvent(models.Model):
         hook = getattr(backend, f"_{backend.backend_type}_process_batch", None)
         if hook is None or len(self) < 2:
             return {}
+        ready = self._dsync_sequence_ready()
+        if len(ready) < 2:
+            return {}
         try:
             with self.env.cr.savepoint():
-                applied = hook(self) or {}
+                applied = hook(ready) or {}
         except Exception as err:  # noqa: BLE001 - each event is processed alone next
             if is_connection_lost(err, self.env.cr):
                 raise  # the transaction is gone: see dsync.job.mixin
@@ -513,13 +544,14 @@ class DsyncEvent(models.Model):
                 type(err).__name__,
             )
             return {}
-        return {event: result for event, result in applied.items() if event in self}
+        return {event: result for event, result in applied.items() if event in ready}
 
     def _dsync_process(self):
         """Run the topic's processor in a savepoint; never raises.
 
         Returns ``(outcome, value)``: ``("done", result)``, ``("stale" |
-        "duplicate", note)``, ``("failed", BusinessError)`` or
+        "duplicate", note)``, ``("waiting", sequence number)`` (see
+        ``dsync_event_sequence``), ``("failed", BusinessError)`` or
         ``("transient", error)``; the processor's effects are kept only for
         ``done``.
         """
@@ -528,6 +560,7 @@ class DsyncEvent(models.Model):
         backend = self.backend_id
         processor = backend._dsync_processor(self.topic)
         event = self.with_context(dsync_correlation_id=self.correlation_id)
+        self._dsync_take_follow_ups()  # none of an earlier try
         try:
             if processor is None:
                 raise BusinessError(
@@ -539,6 +572,9 @@ class DsyncEvent(models.Model):
                     ),
                     kind_key=f"topic:{self.topic}",
                 )
+            gate = self._dsync_sequence_gate()
+            if gate:
+                return gate
             with self.env.cr.savepoint():
                 result = processor(event)
             if isinstance(result, StaleEvent):
@@ -573,10 +609,14 @@ class DsyncEvent(models.Model):
 
     def _dsync_conclude(self, outcome, value, batch=False):
         """Record the outcome of :meth:`_dsync_process`; return the job note."""
+        if outcome != "done":
+            self._dsync_take_follow_ups()  # the effect was not applied
         if outcome == "done":
             return self._dsync_finish("done", result=value)
         if outcome in ("stale", "duplicate"):
             return self._dsync_finish(outcome, value)
+        if outcome == "waiting":
+            return self._dsync_wait(value)
         if outcome == "failed":
             return self._dsync_fail(value)
         return self._dsync_transient(value, batch=batch)
@@ -614,11 +654,16 @@ class DsyncEvent(models.Model):
             vals.update(self._dsync_result_context(result))
         self.sudo().write(vals)
         self.exception_ids.filtered(
-            lambda e: e.state in ("open", "in_progress")
+            lambda e: e.state in ("open", "in_progress") and not e.follow_up
         )._dsync_auto_resolve(
             _("Event %(id)s processed (%(state)s).", id=self.id, state=state),
             source=self,
         )
+        if state == "done":
+            Exception_ = self.env["dsync.exception"].sudo()
+            for error in self._dsync_take_follow_ups():
+                Exception_._dsync_open(error, event=self, follow_up=True)
+        self._dsync_sequence_advance(state)
         return f"event {self.id}: {state}" + (f" ({note})" if note else "")
 
     def _dsync_fail(self, err):
@@ -706,7 +751,9 @@ class DsyncEvent(models.Model):
     # ------------------------------------------------------------------
     def action_retry(self):
         """Process the events now (a person's retry) and say what came of it."""
-        retryable = self.filtered(lambda e: e.state in ("failed", "received", "queued"))
+        retryable = self.filtered(
+            lambda e: e.state in ("failed", "received", "queued", "waiting")
+        )
         if not retryable:
             raise UserError(
                 _(
@@ -737,7 +784,7 @@ class DsyncEvent(models.Model):
         if not event._dsync_lock():
             return "busy"
         event.invalidate_recordset()
-        if event.state not in ("failed",) + PROCESSABLE:
+        if event.state not in ("failed", "waiting") + PROCESSABLE:
             return event.state
         event._dsync_conclude(*event._dsync_process(), batch=True)
         return event.state

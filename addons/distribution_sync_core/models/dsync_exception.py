@@ -30,6 +30,11 @@ CATEGORIES = [
     ("security", "Refused deliveries"),
     ("label_pending", "Label not bought in time"),
     ("shipment_stuck", "Shipment stuck"),
+    ("missing_event", "Missing earlier event"),
+    ("unknown_reference", "Unknown reference"),
+    ("quantity_mismatch", "Quantity mismatch"),
+    ("short_shipped", "Short shipped"),
+    ("to_review", "To review"),
 ]
 TEAMS = [
     ("operations", "Operations"),
@@ -112,6 +117,12 @@ class DsyncException(models.Model):
     payload = fields.Text(compute="_compute_payload")
     resolved_at = fields.Datetime(readonly=True)
     same_kind_count = fields.Integer(compute="_compute_same_kind_count")
+    follow_up = fields.Boolean(
+        readonly=True,
+        help="Opened by a processor that applied its message: the change is "
+        "made in Odoo, and a person has something to do about it (tell the "
+        "customer, review a credit note). Mark it done once handled.",
+    )
     fix_data = fields.Json(
         readonly=True, help="What the fix actions need (from the processor)."
     )
@@ -152,9 +163,13 @@ class DsyncException(models.Model):
     @api.depends("state", "event_id.state", "outbox_id.state")
     def _compute_can_retry(self):
         for exc in self:
-            exc.can_retry = exc.state in OPEN_STATES and bool(
-                exc.event_id.state in ("failed", "received", "queued")
-                or exc.outbox_id.state == "failed"
+            exc.can_retry = (
+                exc.state in OPEN_STATES
+                and not exc.follow_up
+                and bool(
+                    exc.event_id.state in ("failed", "received", "queued", "waiting")
+                    or exc.outbox_id.state == "failed"
+                )
             )
 
     @api.depends("category", "fix_data", "kind_key")
@@ -234,6 +249,23 @@ class DsyncException(models.Model):
                 "Ask the carrier where the parcel is, tell the customer, then "
                 "mark as solved."
             ),
+            "missing_event": _(
+                "Ask the platform to send the missing event again (this one "
+                "then applies by itself), or apply this one without it."
+            ),
+            "unknown_reference": _(
+                "Check the reference with the platform; retry once Odoo knows "
+                "it, or ignore with a reason."
+            ),
+            "quantity_mismatch": _(
+                "Compare what the platform reports with the Odoo document, "
+                "settle it with the platform, then retry or ignore with a reason."
+            ),
+            "short_shipped": _(
+                "Tell the customer what does not ship (or when the rest "
+                "follows), then mark it done."
+            ),
+            "to_review": _("Do what the message asks, then mark it done."),
         }
         return steps.get(self.category, False)
 
@@ -310,7 +342,7 @@ class DsyncException(models.Model):
     # opening
     # ------------------------------------------------------------------
     @api.model
-    def _dsync_open(self, err, event=None, outbox=None):
+    def _dsync_open(self, err, event=None, outbox=None, follow_up=False):
         """Open (or refresh) the exception for ``err`` about ``event``/``outbox``.
 
         A source has at most one open exception per category: a new failure
@@ -318,12 +350,15 @@ class DsyncException(models.Model):
         exception takes the business context of its event (or of the
         outbound message's record), then the error's own; an event's other
         open exceptions are resolved: their problem is behind it now.
+        ``follow_up``: the source was applied and this asks a person to act
+        (see ``dsync.event._dsync_follow_up``); it resolves nothing.
         """
         source = event or outbox
         domain = [
             ("event_id" if event else "outbox_id", "=", source.id),
             ("category", "=", err.category),
             ("state", "in", OPEN_STATES),
+            ("follow_up", "=", follow_up),
         ]
         existing = self.search(domain, limit=1)
         if existing:
@@ -352,6 +387,7 @@ class DsyncException(models.Model):
             "correlation_id": source.correlation_id,
             "res_model": record._name if record else source.res_model,
             "res_id": record.id if record else source.res_id,
+            "follow_up": follow_up,
             "fix_data": err.fix,
             "last_seen_at": fields.Datetime.now(),
         }
@@ -361,9 +397,9 @@ class DsyncException(models.Model):
             err.category, vals, event, outbox
         )
         exc = self.create(vals)
-        if event:
+        if event and not follow_up:
             (event.exception_ids - exc).filtered(
-                lambda e: e.state in OPEN_STATES
+                lambda e: e.state in OPEN_STATES and not e.follow_up
             )._dsync_auto_resolve(
                 _(
                     "Solved: the event went further and now stops on another "
@@ -455,6 +491,22 @@ class DsyncException(models.Model):
         self.filtered(lambda e: e.state == "open").write(
             {"state": "in_progress", "user_id": self.env.uid}
         )
+        return True
+
+    def action_apply_without_waiting(self):
+        """Apply the events behind *Missing earlier event* exceptions without
+        the events they wait for (see ``dsync.event``'s sequencing)."""
+        todo = self.filtered(
+            lambda e: e.state in OPEN_STATES and e.category == "missing_event"
+        )
+        if not todo:
+            raise UserError(_("Only missing earlier event exceptions apply so."))
+        todo.event_id.sudo().action_apply_without_waiting()
+        for exc in todo:
+            exc.message_post(
+                body=_("Applied without the missing events by %s.", self.env.user.name)
+            )
+        todo.filtered(lambda e: e.state == "open").write({"state": "in_progress"})
         return True
 
     def action_retry(self):

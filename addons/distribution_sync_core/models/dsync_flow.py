@@ -1,8 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 
+from ..dispatcher import backend_channel
 from ..errors import backoff_seconds
-from .dsync_backend import backend_channel
 
 
 class DsyncFlow(models.Model):
@@ -47,6 +47,13 @@ class DsyncFlow(models.Model):
         "job per event.",
     )
     priority = fields.Integer(default=10, help="Job priority (lower runs first).")
+    ordered = fields.Boolean(
+        "Send in Order",
+        help="Outbound: messages are sent in the order they were posted. A "
+        "message waiting for a retry (the platform down) holds the later "
+        "ones back, and a failed batch retries together, so that after an "
+        "outage everything goes out in its original order.",
+    )
     last_run_at = fields.Datetime(readonly=True)
     channel = fields.Char(compute="_compute_channel")
 

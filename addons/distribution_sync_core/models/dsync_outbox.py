@@ -205,7 +205,13 @@ class DsyncOutbox(models.Model):
             self.env["dsync.exception"].sudo()._dsync_open(err, outbox=message)
 
     def _dsync_mark_transient(self, err, flow):
-        """Count one failed attempt; schedule a retry or give up."""
+        """Count one failed attempt; schedule a retry or give up. The
+        messages of an ordered flow retry together (one delay)."""
+        shared = None
+        if flow.ordered and self:
+            shared = getattr(err, "retry_after", None) or flow._retry_delay(
+                min(self.mapped("attempts")) + 1
+            )
         for message in self:
             attempt = message.attempts + 1
             if attempt >= flow.max_retries:
@@ -217,7 +223,8 @@ class DsyncOutbox(models.Model):
                     )
                 )
                 continue
-            delay = getattr(err, "retry_after", None) or flow._retry_delay(attempt)
+            delay = shared or getattr(err, "retry_after", None)
+            delay = delay or flow._retry_delay(attempt)
             message.write(
                 {
                     "attempts": attempt,
@@ -231,7 +238,11 @@ class DsyncOutbox(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _dsync_claim(self, backend, flow):
-        """Lock the next batch of due messages (other workers skip them)."""
+        """Lock the next batch of due messages (other workers skip them).
+        In an ordered flow, the batch stops before the first message that
+        is not due yet: nothing overtakes a message waiting for a retry."""
+        if flow.ordered:
+            return self._dsync_claim_in_order(backend, flow)
         self.env.flush_all()
         self.env.cr.execute(
             """SELECT id FROM dsync_outbox
@@ -246,8 +257,44 @@ class DsyncOutbox(models.Model):
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
+    def _dsync_claim_in_order(self, backend, flow):
+        self.env.flush_all()
+        self.env.cr.execute(
+            """SELECT id, next_attempt_at IS NULL
+                          OR next_attempt_at <= now() at time zone 'UTC'
+                 FROM dsync_outbox
+                WHERE backend_id = %s AND flow_code = %s AND state = 'pending'
+                ORDER BY id
+                LIMIT %s
+                FOR NO KEY UPDATE""",
+            (backend.id, flow.code, flow.batch_size),
+        )
+        ids = []
+        for message_id, due in self.env.cr.fetchall():
+            if not due:
+                break
+            ids.append(message_id)
+        return self.browse(ids)
+
+    @api.model
     def _dsync_next_due(self, backend, flow):
-        """(True, None) if messages are due now, else (False, earliest retry time)."""
+        """(True, None) if messages are due now, else (False, earliest retry
+        time). In an ordered flow, the first pending message decides."""
+        if flow.ordered:
+            self.env.flush_all()
+            self.env.cr.execute(
+                """SELECT next_attempt_at,
+                          next_attempt_at IS NULL
+                          OR next_attempt_at <= now() at time zone 'UTC'
+                     FROM dsync_outbox
+                    WHERE backend_id = %s AND flow_code = %s AND state = 'pending'
+                    ORDER BY id LIMIT 1""",
+                (backend.id, flow.code),
+            )
+            row = self.env.cr.fetchone()
+            if not row:
+                return False, None
+            return row[1], (None if row[1] else row[0])
         self.env.flush_all()
         self.env.cr.execute(
             """SELECT bool_or(next_attempt_at IS NULL

@@ -132,6 +132,19 @@ class DsyncValueMap(models.Model):
                 )
 
     @api.model
+    def _reverse_lookup(self, backend, map_type, record):
+        """The platform's code mapped to the Odoo ``record`` (or None)."""
+        mapping = self.search(
+            [
+                ("backend_id", "=", backend.id),
+                ("map_type", "=", map_type),
+                ("target_ref", "=", f"{record._name},{record.id}"),
+            ],
+            limit=1,
+        )
+        return mapping.external_code if mapping else None
+
+    @api.model
     def _lookup(self, backend, map_type, external_code, required=True):
         """Mapped record (or value) for ``external_code``.
 

@@ -14,7 +14,7 @@ from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
 from odoo.addons.queue_job.job import Job
 
-from ..models.dsync_backend import backend_channel
+from ..dispatcher import backend_channel
 
 
 def purge_backend(cr, backend_id, job_uuids=(), identity_keys=()):
@@ -139,6 +139,16 @@ def run_job(env, job_uuid):
     return (job, "done", None)
 
 
+def time_passes(env):
+    """Make every scheduled outbox retry and delayed job due now."""
+    env.flush_all()
+    env.cr.execute(
+        "UPDATE dsync_outbox SET next_attempt_at = NULL WHERE state = 'pending'"
+    )
+    env.cr.execute("UPDATE queue_job SET eta = NULL WHERE state = 'pending'")
+    env.invalidate_all()
+
+
 class DsyncCase(TransactionCase):
     """A generic backend and helpers to feed it events."""
 
@@ -182,12 +192,7 @@ class DsyncCase(TransactionCase):
 
     def time_passes(self):
         """Make every scheduled retry and delayed job due now."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            "UPDATE dsync_outbox SET next_attempt_at = NULL WHERE state = 'pending'"
-        )
-        self.env.cr.execute("UPDATE queue_job SET eta = NULL WHERE state = 'pending'")
-        self.env.invalidate_all()
+        time_passes(self.env)
 
     def flow(self, code, backend=None):
         return (backend or self.backend)._dsync_flow(code)

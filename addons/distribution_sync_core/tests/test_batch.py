@@ -10,8 +10,8 @@ from odoo.tools import mute_logger
 
 from odoo.addons.queue_job.jobrunner.runner import Database
 
+from ..dispatcher import channel_capacity, even_chunks
 from ..errors import BusinessError, StaleEvent, TransientError
-from ..models.dsync_backend import channel_capacity, even_chunks
 from .common import DsyncCase, run_jobs
 
 

@@ -478,3 +478,57 @@ class TestWorkerCrash(CommittedCase):
         self.assertEqual(self.states(self.event_id, other), ["done", "done"])
         self.assertEqual(self.snapshot()["partners"], 2)
         self.assertEqual(self.snapshot()["job"], "done")
+
+
+class TestConcurrentSequence(CommittedCase):
+    """Two workers hold the events 1 and 2 of one document at once: the
+    second waits for the first's commit, its older snapshot is refused
+    (serialization failure, retried), and its retry applies it: nothing
+    waits for a timeout."""
+
+    def sequenced(self, event_id, number):
+        with self.committed_env() as env:
+            env.cr.execute(
+                "UPDATE dsync_event SET sequence_key = %s, sequence = %s WHERE id = %s",
+                (f"doc-{self.tag}", number, event_id),
+            )
+
+    perform = TestConcurrentJobs.perform
+
+    def test_second_event_of_a_key_waits_its_turn_then_applies(self):
+        second_id = self.add_event()
+        self.sequenced(self.event_id, 1)
+        self.sequenced(second_id, 2)
+        first = self.enqueue()
+        with self.committed_env() as env:
+            second = env["dsync.event"].browse(second_id)._dsync_delay().uuid
+        self.job_uuids += [first, second]
+        worker_a, out_a = self.thread(lambda out: self.perform(first, out))
+        self.assertTrue(self.started.wait(WAIT))
+        with mute_logger("odoo.sql_db"):
+            worker_b, out_b = self.thread(lambda out: self.perform(second, out))
+            for _i in range(WAIT * 20):
+                if self.states(second_id) != ["queued"] or not worker_b.is_alive():
+                    break
+                with self.committed_env() as env:
+                    env.cr.execute(
+                        """SELECT count(*) FROM pg_stat_activity
+                            WHERE wait_event_type = 'Lock'
+                              AND query LIKE '%%dsync_event_sequence%%'"""
+                    )
+                    if env.cr.fetchone()[0]:
+                        break
+                threading.Event().wait(0.05)
+            self.assertTrue(worker_b.is_alive(), "the second event did not wait")
+            self.release.set()
+            worker_a.join(WAIT)
+            worker_b.join(WAIT)
+        self.assertNotIn("error", out_a)
+        self.assertNotIn("error", out_b)
+        self.assertIn("retry", out_b.get("retryable", ""), out_b)
+        self.assertEqual(self.states(self.event_id, second_id), ["done", "queued"])
+        worker_c, out_c = self.thread(lambda out: self.perform(second, out))
+        worker_c.join(WAIT)
+        self.assertNotIn("error", out_c)
+        self.assertEqual(self.states(self.event_id, second_id), ["done", "done"])
+        self.assertEqual(self.snapshot()["partners"], 2)

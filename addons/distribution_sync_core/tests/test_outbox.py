@@ -196,3 +196,42 @@ class TestOutbox(DsyncCase):
             1,
         )
         self.assertTrue(flow.last_run_at)
+
+    def test_ordered_flow_keeps_the_order_through_an_outage(self):
+        """The platform is down for the first batch: nothing posted after
+        it overtakes it, and once back everything goes out in order."""
+        flow = self.flow("outbound")
+        flow.write({"ordered": True, "batch_size": 2})
+        down = {"on": True}
+
+        def sender(backend, messages):
+            if down["on"]:
+                raise TransientError("platform down")
+            self.sent.append([m.coalesce_key for m in messages])
+            return {}
+
+        messages = self.Outbox.browse()
+        for i in range(5):
+            messages |= self.post(f"REL-{i}", {"n": i}, trigger=False)
+        with (
+            self.sender("outbound", sender),
+            mute_logger("odoo.addons.distribution_sync_core.models.dsync_backend"),
+        ):
+            flow._enqueue_drain()
+            run_jobs(self.env, ignore_eta=False)
+            self.assertEqual(messages.mapped("state"), ["pending"] * 5)
+            # the failed batch retries together; the later ones were not tried
+            self.assertEqual(messages.mapped("attempts"), [1, 1, 0, 0, 0])
+            self.assertEqual(len(set(messages[:2].mapped("next_attempt_at"))), 1)
+            # more is posted while the platform is down: it waits its turn
+            messages |= self.post("REL-5", {"n": 5})
+            run_jobs(self.env, ignore_eta=False)
+            self.assertEqual(messages[5].attempts, 0)
+            down["on"] = False
+            self.time_passes()
+            run_jobs(self.env, ignore_eta=False)
+        self.assertEqual(
+            [key for batch in self.sent for key in batch],
+            [f"REL-{i}" for i in range(6)],
+        )
+        self.assertEqual(set(messages.mapped("state")), {"sent"})
